@@ -1,0 +1,173 @@
+//! What a check uses during `run`: submission helpers that batch across
+//! the sandbox boundary, logging, metadata and the process query.
+
+use crate::bindings::runner::check::host;
+use crate::bindings::runner::check::types::{
+    AlertType, Event, EventPriority, LogLevel, Metric, MetricType, ProcessQuery, ProcessSnapshot,
+    ServiceCheck, Status,
+};
+use crate::Error;
+
+/// Metrics are handed to the runner in batches of this size (and at the
+/// end of the run): one boundary crossing per batch, and a check that
+/// floods metrics hits the runner's per-run cap early instead of growing
+/// its own memory first.
+const METRIC_BATCH: usize = 1000;
+
+/// Log levels for [`Context::log`].
+pub use crate::bindings::runner::check::types::LogLevel as Level;
+
+/// The handle a check submits through. Submissions are buffered and sent
+/// in batches; the SDK flushes whatever is left when `run` returns, even
+/// when it returns an error.
+#[derive(Default)]
+pub struct Context {
+    metrics: Vec<Metric>,
+    service_checks: Vec<ServiceCheck>,
+    events: Vec<Event>,
+    metadata: Vec<(String, String)>,
+}
+
+impl Context {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Submit a gauge: the last value of the run wins.
+    pub fn gauge(&mut self, name: &str, value: f64, tags: &[String]) {
+        self.metric(name, MetricType::Gauge, value, tags);
+    }
+
+    /// Submit a count: values are summed over the flush.
+    pub fn count(&mut self, name: &str, value: f64, tags: &[String]) {
+        self.metric(name, MetricType::Count, value, tags);
+    }
+
+    /// Submit the current value of an ever-increasing counter; the runner
+    /// sends the increase since the previous sample (resets are ignored).
+    pub fn monotonic_count(&mut self, name: &str, value: f64, tags: &[String]) {
+        self.metric(name, MetricType::MonotonicCount, value, tags);
+    }
+
+    /// Submit the current value of a counter; the runner sends its
+    /// per-second rate between two runs (nothing on the first run).
+    pub fn rate(&mut self, name: &str, value: f64, tags: &[String]) {
+        self.metric(name, MetricType::Rate, value, tags);
+    }
+
+    /// Submit one value of a distribution; the runner sends max, median,
+    /// avg, count and 95th percentile of the values of a flush.
+    pub fn histogram(&mut self, name: &str, value: f64, tags: &[String]) {
+        self.metric(name, MetricType::Histogram, value, tags);
+    }
+
+    /// Submit a metric of any type, optionally for another hostname.
+    pub fn submit(&mut self, metric: Metric) {
+        self.metrics.push(metric);
+        if self.metrics.len() >= METRIC_BATCH {
+            host::submit_metrics(&std::mem::take(&mut self.metrics));
+        }
+    }
+
+    fn metric(&mut self, name: &str, kind: MetricType, value: f64, tags: &[String]) {
+        self.submit(Metric {
+            name: name.to_string(),
+            kind,
+            value,
+            tags: tags.to_vec(),
+            hostname: None,
+        });
+    }
+
+    /// Report the state of something the check watches.
+    pub fn service_check(&mut self, name: &str, status: Status, tags: &[String], message: &str) {
+        self.service_checks.push(ServiceCheck {
+            name: name.to_string(),
+            status,
+            message: message.to_string(),
+            tags: tags.to_vec(),
+            hostname: None,
+        });
+    }
+
+    /// Submit an event (a title and a text, e.g. "config reloaded").
+    pub fn event(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// Shorthand for an info event with normal priority, timestamped now.
+    pub fn info_event(&mut self, title: &str, text: &str, tags: &[String]) {
+        self.event(Event {
+            title: title.to_string(),
+            text: text.to_string(),
+            timestamp: None,
+            priority: EventPriority::Normal,
+            alert_type: AlertType::Info,
+            tags: tags.to_vec(),
+            aggregation_key: None,
+            hostname: None,
+        });
+    }
+
+    /// Set a metadata entry, e.g. `("config.mode", "standby")`.
+    pub fn set_metadata(&mut self, key: &str, value: &str) {
+        self.metadata.push((key.to_string(), value.to_string()));
+    }
+
+    /// Set the monitored software's version the way Datadog does:
+    /// `version.raw`, and when it parses as semver `version.scheme`,
+    /// `version.major`, `version.minor`, `version.patch` (and
+    /// `version.release` / `version.build` when present).
+    pub fn set_version(&mut self, raw: &str) {
+        for (key, value) in crate::version::metadata(raw) {
+            self.set_metadata(&key, &value);
+        }
+    }
+
+    /// Write a log line attributed to this instance.
+    pub fn log(&self, level: Level, message: &str) {
+        host::log(level, message);
+    }
+
+    /// Log at debug level.
+    pub fn debug(&self, message: &str) {
+        self.log(LogLevel::Debug, message);
+    }
+
+    /// Log at info level.
+    pub fn info(&self, message: &str) {
+        self.log(LogLevel::Info, message);
+    }
+
+    /// Log at warn level.
+    pub fn warn(&self, message: &str) {
+        self.log(LogLevel::Warn, message);
+    }
+
+    /// The hostname the runner reports samples under.
+    pub fn hostname(&self) -> String {
+        host::hostname()
+    }
+
+    /// Ask the runner for the processes matching `query`. Filtering happens
+    /// on the host; all instances of a tick share one /proc snapshot.
+    pub fn processes(&self, query: &ProcessQuery) -> Result<ProcessSnapshot, Error> {
+        host::query_processes(query).map_err(Error)
+    }
+
+    /// Hand everything buffered to the runner: one call per kind.
+    pub(crate) fn flush(&mut self) {
+        if !self.metrics.is_empty() {
+            host::submit_metrics(&std::mem::take(&mut self.metrics));
+        }
+        if !self.service_checks.is_empty() {
+            host::submit_service_checks(&std::mem::take(&mut self.service_checks));
+        }
+        if !self.events.is_empty() {
+            host::submit_events(&std::mem::take(&mut self.events));
+        }
+        if !self.metadata.is_empty() {
+            host::set_metadata(&std::mem::take(&mut self.metadata));
+        }
+    }
+}

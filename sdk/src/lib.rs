@@ -1,0 +1,158 @@
+//! Write monitoring checks for the runner in a few lines of Rust.
+//!
+//! A check is a type implementing [`Check`]: it is configured once per
+//! instance from the instance's YAML (deserialised into your `Config` type
+//! with serde) and then `run` on every collection interval, submitting
+//! metrics, service checks, events and metadata through the [`Context`].
+//! [`export_check!`] turns it into a WebAssembly component the runner loads
+//! from `checks.d/<name>.wasm`.
+//!
+//! ```no_run
+//! use runner_sdk::{Check, Context, Error, NoInitConfig, Status};
+//! use schemars::JsonSchema;
+//! use serde::Deserialize;
+//!
+//! /// One instance of the check, as written in conf.d/hello.d/conf.yaml.
+//! #[derive(Deserialize, JsonSchema)]
+//! struct Config {
+//!     /// Who to greet; becomes the `who:` tag.
+//!     who: String,
+//!     #[serde(default)]
+//!     tags: Vec<String>,
+//! }
+//!
+//! struct Hello {
+//!     config: Config,
+//!     runs: u64,
+//! }
+//!
+//! impl Check for Hello {
+//!     type Config = Config;
+//!     type InitConfig = NoInitConfig;
+//!     const NAME: &'static str = "hello";
+//!     const VERSION: &'static str = "0.1.0";
+//!
+//!     fn configure(_init: NoInitConfig, config: Config) -> Result<Self, Error> {
+//!         if config.who.is_empty() {
+//!             return Err("`who` must not be empty".into());
+//!         }
+//!         Ok(Hello { config, runs: 0 })
+//!     }
+//!
+//!     fn run(&mut self, ctx: &mut Context) -> Result<(), Error> {
+//!         self.runs += 1;
+//!         let mut tags = vec![format!("who:{}", self.config.who)];
+//!         tags.extend(self.config.tags.iter().cloned());
+//!         ctx.gauge("hello.runs", self.runs as f64, &tags);
+//!         ctx.monotonic_count("hello.greetings", self.runs as f64, &tags);
+//!         ctx.service_check("hello.can_greet", Status::Ok, &tags, "");
+//!         Ok(())
+//!     }
+//! }
+//!
+//! runner_sdk::export_check!(Hello);
+//! ```
+//!
+//! Build it with `cargo build --target wasm32-wasip2 --release` (the crate
+//! must have `crate-type = ["cdylib"]`) and copy
+//! `target/wasm32-wasip2/release/<crate>.wasm` to `checks.d/hello.wasm`.
+//!
+//! Checks run in a sandbox: no filesystem, no environment, no network
+//! unless granted, a wall-time limit, a memory cap and a cap on the
+//! samples of one run. What a check needs from the machine (processes) it
+//! asks the runner for with [`Context::processes`].
+
+pub mod bindings;
+mod context;
+mod export;
+mod version;
+
+pub use context::{Context, Level};
+pub use schemars;
+pub use serde_json;
+
+use serde::de::DeserializeOwned;
+
+pub use bindings::runner::check::types::{
+    AlertType, CheckInfo, Event, EventPriority, IoCounters, Metric, MetricType, Process,
+    ProcessQuery, ProcessSnapshot, Status,
+};
+
+/// A monitoring check. One value of the implementing type exists per
+/// configured instance and lives as long as that instance: state kept in
+/// it (previous samples, connections, caches) persists between runs.
+pub trait Check: Sized + 'static {
+    /// One instance's configuration. Its JSON Schema (derived with
+    /// `schemars`) is what the runner validates conf.d against: wrong types
+    /// and missing required keys are errors, unknown keys are warnings.
+    /// The instance is passed whole, reserved keys included, so you may
+    /// declare `name`, `tags` or `service` here to read them. Don't use
+    /// `#[serde(deny_unknown_fields)]`: the runner owns reserved keys like
+    /// `min_collection_interval` and `limits`.
+    type Config: DeserializeOwned + schemars::JsonSchema;
+    /// The file-level `init_config`, shared by all instances of a file. Use
+    /// [`NoInitConfig`] when the check takes none.
+    type InitConfig: DeserializeOwned + schemars::JsonSchema;
+    /// The check's name, shown by `runner configcheck -v`.
+    const NAME: &'static str;
+    /// The check's version (semver).
+    const VERSION: &'static str;
+    /// Config keys whose values name network endpoints the check will
+    /// connect to; the runner grants network access to those only.
+    const ENDPOINT_KEYS: &'static [&'static str] = &[];
+
+    /// Build an instance from its configuration. An error is shown to the
+    /// user as a configuration error of this instance.
+    fn configure(init_config: Self::InitConfig, config: Self::Config) -> Result<Self, Error>;
+
+    /// Collect once. An error marks the run as failed; what was submitted
+    /// before it is kept.
+    fn run(&mut self, ctx: &mut Context) -> Result<(), Error>;
+}
+
+/// `init_config` for checks that take none: an empty mapping. Keys in it
+/// are reported by the runner as unknown.
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+pub struct NoInitConfig {}
+
+/// An error returned by a check: a message for the person reading
+/// `runner check` or `runner status`.
+///
+/// Any `Display` error converts into it, so `?` works on I/O, parse and
+/// serde errors alike.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error(String);
+
+impl Error {
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for Error {
+    fn from(error: E) -> Self {
+        Error(error.to_string())
+    }
+}
+
+impl Default for ProcessQuery {
+    /// Selects nothing; set at least one of `all`, `names`,
+    /// `cmdline_patterns`, `pids` or `pid_file`.
+    fn default() -> Self {
+        ProcessQuery {
+            all: false,
+            names: Vec::new(),
+            cmdline_patterns: Vec::new(),
+            pids: Vec::new(),
+            pid_file: None,
+            include_children: false,
+            user: None,
+        }
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::export::{configure, info, run};
+}
