@@ -70,7 +70,10 @@ fn usable_dir(dir: &Path) -> Option<PathBuf> {
         .mode(0o700)
         .create(dir)
     {
-        tracing::debug!("plugin cache disabled: cannot create {}: {e}", dir.display());
+        tracing::debug!(
+            "plugin cache disabled: cannot create {}: {e}",
+            dir.display()
+        );
         return None;
     }
     let meta = std::fs::metadata(dir).ok()?;

@@ -121,8 +121,8 @@ impl CheckInstance {
     /// (e.g. mutually exclusive keys). The next `run` reuses the instance.
     pub async fn prepare(&mut self) -> Result<(), RunError> {
         if self.live.is_none() {
-            let live = self
-                .build(self.spec.limits.timeout_duration())
+            let timeout = self.spec.limits.timeout_duration();
+            let live = build(&self.plugin, &self.spec, &self.context, timeout)
                 .await
                 .map_err(|(error, _output)| error)?;
             self.live = Some(live);
@@ -140,7 +140,7 @@ impl CheckInstance {
 
         let mut live = match self.live.take() {
             Some(live) => live,
-            None => match self.build(timeout).await {
+            None => match build(&self.plugin, &self.spec, &self.context, timeout).await {
                 Ok(live) => live,
                 Err((error, output)) => {
                     return RunOutcome {
@@ -178,24 +178,34 @@ impl CheckInstance {
             result,
         }
     }
+}
 
-    /// Instantiate the component and configure it, within the time limit.
-    async fn build(&self, timeout: Duration) -> Result<Live, (RunError, String)> {
-        let limits = &self.spec.limits;
+/// Instantiate the component and configure it, within the time limit.
+/// A free function over the instance's parts: `&CheckInstance` (which
+/// holds a store) is not `Sync`, and the future must be `Send` to run on
+/// the scheduler's tasks.
+async fn build(
+    plugin: &LoadedPlugin,
+    spec: &InstanceSpec,
+    context: &HostContext,
+    timeout: Duration,
+) -> Result<Live, (RunError, String)> {
+    {
+        let limits = &spec.limits;
         let state = HostState::new(
-            self.context.clone(),
+            context.clone(),
             limits.memory_bytes(),
             limits.max_metrics,
             limits.max_output_bytes(),
         );
-        let mut store = Store::new(self.plugin.pre.engine(), state);
+        let mut store = Store::new(plugin.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_hostcall_fuel(HOSTCALL_FUEL);
         install_deadline(&mut store, timeout);
         begin_call(&mut store, timeout);
 
-        let plugin = match self.plugin.pre.instantiate_async(&mut store).await {
-            Ok(plugin) => plugin,
+        let instance = match plugin.pre.instantiate_async(&mut store).await {
+            Ok(instance) => instance,
             Err(e) => {
                 let (output, overflowed) = store.data().output.take();
                 let error = match store.data().limit_hit() {
@@ -208,15 +218,20 @@ impl CheckInstance {
                 return Err((error, output));
             }
         };
-        let init_config = self.spec.init_config.to_string();
-        let instance = self.spec.instance.to_string();
-        let call = plugin
-            .runner_check_check()
-            .call_configure(&mut store, &init_config, &instance);
+        let init_config = spec.init_config.to_string();
+        let instance_config = spec.instance.to_string();
+        let call = instance.runner_check_check().call_configure(
+            &mut store,
+            &init_config,
+            &instance_config,
+        );
         let configured = tokio::time::timeout(timeout + OUTER_TIMEOUT_GRACE, call).await;
         let state = store.data_mut();
         match configured {
-            Ok(Ok(Ok(()))) => Ok(Live { store, plugin }),
+            Ok(Ok(Ok(()))) => Ok(Live {
+                store,
+                plugin: instance,
+            }),
             Ok(Ok(Err(message))) => Err((RunError::Configure(message), state.output.take().0)),
             Ok(Err(trap)) => {
                 let (output, overflowed) = state.output.take();

@@ -1,0 +1,98 @@
+//! The command line: one file per verb. Verbs and flags follow the Datadog
+//! Agent's (`check`, `configcheck`) so its users feel at home.
+
+pub mod check;
+pub mod configcheck;
+pub mod run;
+mod table;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::resolve::Overrides;
+
+/// Runs monitoring checks as sandboxed WebAssembly components.
+///
+/// Checks are configured like the Datadog Agent's: `conf.d/<check>.d/*.yaml`
+/// (or `conf.d/<check>.yaml`), with `init_config` and a list of
+/// `instances`. Bundled checks (process, …) are built in; drop a
+/// `checks.d/<name>.wasm` to add or override one.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, propagate_version = true)]
+#[command(after_help = "Examples:\n  \
+    runner run --conf-d examples/conf.d  run the example checks until Ctrl-C\n  \
+    runner configcheck -v             validate conf.d offline and show what each instance gets\n  \
+    runner check process              run the process check's instances once and print the results\n  \
+    runner check process --check-rate run twice, 1 s apart, so rates show too\n\n\
+    Settings come from runner.yaml (see --config) and RUNNER_* environment variables.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every verb understands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The runner's settings file [default: ./runner.yaml if present].
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "RUNNER_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Directory of check configurations; overrides runner.yaml's `conf_d`
+    /// and RUNNER_CONF_D.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub conf_d: Option<PathBuf>,
+
+    /// Directory of drop-in checks (`<name>.wasm`); overrides runner.yaml's
+    /// `checks_d` and RUNNER_CHECKS_D.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub checks_d: Option<PathBuf>,
+
+    /// Log filter for the runner's own messages and the checks' log lines,
+    /// e.g. `info` or `warn,check=debug` [default: warn,check=info; or
+    /// RUST_LOG].
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            conf_d: self.conf_d.clone(),
+            checks_d: self.checks_d.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every configured instance on its interval until stopped.
+    ///
+    /// Each run's series, service checks and events are written to stdout
+    /// as one JSON object per line; logs go to stderr. Instances with
+    /// configuration errors are skipped (and reported); a stuck or
+    /// crashing check never holds up the others.
+    Run(run::RunArgs),
+    /// Run a check's instances now and print what they submit.
+    ///
+    /// Runs every configured instance of the check (or one, with
+    /// --instance) once, or several times, and prints series, service
+    /// checks, events, metadata and per-instance run statistics. Exits
+    /// with status 1 when the check is unknown, has no valid
+    /// configuration, or a run failed.
+    Check(check::CheckArgs),
+    /// Validate conf.d and print every resolved configuration, offline.
+    ///
+    /// No running daemon is needed: use it in CI or as a systemd
+    /// ExecStartPre. Prints the Datadog Agent's format; exits with status 1
+    /// on any configuration error.
+    Configcheck(configcheck::ConfigcheckArgs),
+}

@@ -1,0 +1,201 @@
+//! From what a run submitted to what the runner reports: instance tags,
+//! `service:` and host tags are attached, the hostname is filled in (unless
+//! `empty_default_hostname`), metrics go through the [`Aggregator`], and
+//! service checks and events get Datadog's shape and timestamps.
+
+use serde::Serialize;
+
+use crate::aggregator::{Aggregator, MetricType, Sample, Series};
+use crate::config::InstanceConfig;
+use crate::sandbox::RunOutcome;
+use crate::sandbox::host_api::{self as wit, AlertType, EventPriority, Status};
+
+/// A service check as Datadog's `check` command prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceCheckOut {
+    pub check: String,
+    pub host_name: String,
+    pub timestamp: i64,
+    /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    pub status: u8,
+    pub message: String,
+    pub tags: Vec<String>,
+}
+
+impl ServiceCheckOut {
+    /// `OK`, `WARNING`, `CRITICAL` or `UNKNOWN`.
+    pub fn status_name(&self) -> &'static str {
+        status_name(self.status)
+    }
+}
+
+/// The name of a Datadog service check status code.
+pub fn status_name(status: u8) -> &'static str {
+    match status {
+        0 => "OK",
+        1 => "WARNING",
+        2 => "CRITICAL",
+        _ => "UNKNOWN",
+    }
+}
+
+/// An event as Datadog's `check` command prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventOut {
+    pub title: String,
+    pub text: String,
+    pub timestamp: i64,
+    pub priority: &'static str,
+    pub host: String,
+    pub alert_type: &'static str,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregation_key: Option<String>,
+}
+
+/// What one run amounts to, ready to print or ship.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Collected {
+    pub series: Vec<Series>,
+    pub service_checks: Vec<ServiceCheckOut>,
+    pub events: Vec<EventOut>,
+    /// Metadata set during the run, e.g. `version.raw`.
+    pub metadata: Vec<(String, String)>,
+    /// Metric samples the check submitted (before aggregation).
+    pub metric_samples: usize,
+}
+
+/// Per-instance state between runs: the aggregator and the tags to add.
+pub struct Collector {
+    aggregator: Aggregator,
+    /// Instance tags, `service:<service>` and host tags.
+    extra_tags: Vec<String>,
+    /// None with `empty_default_hostname`.
+    hostname: Option<String>,
+    interval_secs: u64,
+}
+
+impl Collector {
+    pub fn new(instance: &InstanceConfig, hostname: &str, host_tags: &[String]) -> Self {
+        let mut extra_tags = instance.tags.clone();
+        if let Some(service) = &instance.service {
+            extra_tags.push(format!("service:{service}"));
+        }
+        extra_tags.extend(host_tags.iter().cloned());
+        Self {
+            aggregator: Aggregator::new(),
+            extra_tags,
+            hostname: (!instance.empty_default_hostname).then(|| hostname.to_string()),
+            interval_secs: instance.interval.as_secs().max(1),
+        }
+    }
+
+    /// Aggregate one run's submissions (also those of a failed run: they
+    /// were valid when submitted) and flush.
+    pub fn collect(&mut self, outcome: &RunOutcome) -> Collected {
+        let timestamp = unix_seconds(outcome.started_at);
+        let submissions = &outcome.submissions;
+        for metric in &submissions.metrics {
+            self.aggregator.add(Sample {
+                name: metric.name.clone(),
+                kind: metric_type(metric.kind),
+                value: metric.value,
+                tags: self.tags(&metric.tags),
+                hostname: self.host(&metric.hostname),
+                timestamp,
+            });
+        }
+        let service_checks = submissions
+            .service_checks
+            .iter()
+            .map(|sc| ServiceCheckOut {
+                check: sc.name.clone(),
+                host_name: self.host(&sc.hostname).unwrap_or_default(),
+                timestamp: timestamp as i64,
+                status: status_code(sc.status),
+                message: sc.message.clone(),
+                tags: sorted(self.tags(&sc.tags)),
+            })
+            .collect();
+        let events = submissions
+            .events
+            .iter()
+            .map(|event| EventOut {
+                title: event.title.clone(),
+                text: event.text.clone(),
+                timestamp: event.timestamp.unwrap_or(timestamp as i64),
+                priority: match event.priority {
+                    EventPriority::Normal => "normal",
+                    EventPriority::Low => "low",
+                },
+                host: self.host(&event.hostname).unwrap_or_default(),
+                alert_type: match event.alert_type {
+                    AlertType::Info => "info",
+                    AlertType::Warning => "warning",
+                    AlertType::Error => "error",
+                    AlertType::Success => "success",
+                },
+                tags: sorted(self.tags(&event.tags)),
+                aggregation_key: event.aggregation_key.clone(),
+            })
+            .collect();
+        Collected {
+            series: self.aggregator.flush(timestamp, self.interval_secs),
+            service_checks,
+            events,
+            metadata: submissions.metadata.clone(),
+            metric_samples: submissions.metrics.len(),
+        }
+    }
+
+    /// True when a rate or monotonic_count still waits for its second
+    /// sample: `runner check` then suggests `--check-rate`.
+    pub fn awaiting_second_sample(&self) -> bool {
+        self.aggregator.awaiting_second_sample()
+    }
+
+    fn tags(&self, own: &[String]) -> Vec<String> {
+        own.iter().chain(&self.extra_tags).cloned().collect()
+    }
+
+    /// A sample's own hostname wins (an empty one means none); otherwise
+    /// the runner's, unless the instance asked for none.
+    fn host(&self, own: &Option<String>) -> Option<String> {
+        match own {
+            Some(host) if host.is_empty() => None,
+            Some(host) => Some(host.clone()),
+            None => self.hostname.clone(),
+        }
+    }
+}
+
+fn sorted(mut tags: Vec<String>) -> Vec<String> {
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+fn metric_type(kind: wit::MetricType) -> MetricType {
+    match kind {
+        wit::MetricType::Gauge => MetricType::Gauge,
+        wit::MetricType::Count => MetricType::Count,
+        wit::MetricType::MonotonicCount => MetricType::MonotonicCount,
+        wit::MetricType::Rate => MetricType::Rate,
+        wit::MetricType::Histogram => MetricType::Histogram,
+    }
+}
+
+fn status_code(status: Status) -> u8 {
+    match status {
+        Status::Ok => 0,
+        Status::Warning => 1,
+        Status::Critical => 2,
+        Status::Unknown => 3,
+    }
+}
+
+pub(crate) fn unix_seconds(time: std::time::SystemTime) -> f64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,197 @@
+//! Resolving configuration against plugins: which plugin runs each conf.d
+//! instance, and whether the instance passes that plugin's schema. Shared
+//! by `check`, `configcheck` and `run`, so they can never disagree about
+//! what is valid.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::Catalog;
+use crate::config::{self, ConfigError, ConfigFile, InstanceConfig, LoadedConfigs, RunnerConfig};
+use crate::sandbox::{CheckInstance, HostContext, InstanceSpec, LoadedPlugin, Sandbox};
+use crate::snapshot::SnapshotService;
+
+/// Instances running within this long of each other share one /proc
+/// snapshot.
+pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(500);
+
+/// Everything the verbs need: settings, conf.d, plugins and the engine.
+pub struct Environment {
+    pub runner: RunnerConfig,
+    pub hostname: String,
+    pub configs: LoadedConfigs,
+    pub catalog: Catalog,
+    pub sandbox: Sandbox,
+    pub snapshots: Arc<SnapshotService>,
+}
+
+/// An instance with the plugin that will run it and what validation said.
+pub struct ResolvedInstance {
+    pub config: InstanceConfig,
+    /// None when the plugin is missing or failed to load.
+    pub plugin: Option<Arc<LoadedPlugin>>,
+    /// Schema errors (and the plugin problem, if any): the instance will
+    /// not run.
+    pub errors: Vec<ConfigError>,
+    /// Unknown keys and other things that do not stop it.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl ResolvedInstance {
+    pub fn is_runnable(&self) -> bool {
+        self.plugin.is_some() && self.errors.is_empty()
+    }
+}
+
+/// The outcome of resolution.
+pub struct Resolution {
+    /// Config files (of the selected check, if one was asked for).
+    pub files: Vec<ConfigFile>,
+    /// Every instance of those files, in file order.
+    pub instances: Vec<ResolvedInstance>,
+    /// Loader errors and per-instance errors, in one list.
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Environment {
+    /// Load runner.yaml (or defaults), conf.d and the catalog. Only a
+    /// broken runner.yaml is fatal; conf.d problems are reported by
+    /// [`Environment::resolve`].
+    pub fn load(
+        config_path: Option<&std::path::Path>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let mut runner = RunnerConfig::load(config_path, &env)?;
+        if let Some(dir) = &overrides.conf_d {
+            runner.conf_d = dir.clone();
+        }
+        if let Some(dir) = &overrides.checks_d {
+            runner.checks_d = dir.clone();
+        }
+        let hostname = runner.hostname.clone().unwrap_or_default();
+        let configs = config::load(&runner, &env);
+        let catalog = Catalog::discover(&runner.checks_d);
+        let sandbox = Sandbox::new(runner.cache_dir.clone())
+            .map_err(|e| ConfigError::new(format!("cannot start the WebAssembly engine: {e:#}")))?;
+        Ok(Self {
+            runner,
+            hostname,
+            configs,
+            catalog,
+            sandbox,
+            snapshots: Arc::new(SnapshotService::new(SNAPSHOT_MAX_AGE)),
+        })
+    }
+
+    /// Pair every instance (of `only` check, when given) with its plugin
+    /// and validate it against the plugin's schemas. Plugins are loaded
+    /// once per check name, and only for checks that are configured.
+    pub async fn resolve(&self, only: Option<&str>) -> Resolution {
+        let selected = |check: &str| only.is_none_or(|name| name == check);
+        let files: Vec<ConfigFile> = self
+            .configs
+            .files
+            .iter()
+            .filter(|f| selected(&f.check))
+            .cloned()
+            .collect();
+        let mut errors: Vec<ConfigError> = self
+            .configs
+            .errors
+            .iter()
+            .filter(|e| e.check.as_deref().is_none_or(selected))
+            .cloned()
+            .collect();
+        let mut warnings: Vec<ConfigError> = self
+            .configs
+            .warnings
+            .iter()
+            .filter(|e| e.check.as_deref().is_none_or(selected))
+            .cloned()
+            .collect();
+        warnings.extend(self.catalog.warnings.iter().map(ConfigError::new));
+
+        let mut plugins: BTreeMap<String, Result<Arc<LoadedPlugin>, String>> = BTreeMap::new();
+        for file in &files {
+            if plugins.contains_key(&file.check) {
+                continue;
+            }
+            let loaded = match self.catalog.get(&file.check) {
+                None => Err(self.catalog.not_found(&file.check, &self.runner.checks_d)),
+                Some(plugin_file) => self
+                    .sandbox
+                    .load_plugin(plugin_file)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            if let Err(message) = &loaded {
+                errors.push(ConfigError::new(message.clone()).with_check(file.check.clone()));
+            }
+            plugins.insert(file.check.clone(), loaded);
+        }
+
+        let mut instances = Vec::new();
+        for config in files.iter().flat_map(|f| f.instances.iter()) {
+            let plugin = plugins
+                .get(&config.check)
+                .and_then(|p| p.as_ref().ok())
+                .cloned();
+            let mut resolved = ResolvedInstance {
+                config: config.clone(),
+                plugin: plugin.clone(),
+                errors: Vec::new(),
+                warnings: Vec::new(),
+            };
+            if let Some(plugin) = &plugin {
+                let report = config::validate_instance(
+                    config,
+                    &plugin.instance_schema,
+                    plugin.init_config_schema.as_ref(),
+                );
+                errors.extend(report.errors.iter().cloned());
+                warnings.extend(report.warnings.iter().cloned());
+                resolved.errors = report.errors;
+                resolved.warnings = report.warnings;
+            }
+            instances.push(resolved);
+        }
+        Resolution {
+            files,
+            instances,
+            errors,
+            warnings,
+        }
+    }
+
+    /// A runnable check instance for a resolved, valid instance.
+    pub fn instantiate(&self, resolved: &ResolvedInstance) -> Option<CheckInstance> {
+        let plugin = resolved
+            .plugin
+            .clone()
+            .filter(|_| resolved.errors.is_empty())?;
+        let config = &resolved.config;
+        let spec = InstanceSpec {
+            id: config.id.clone(),
+            init_config: config.init_config.clone(),
+            instance: config.instance.clone(),
+            limits: config.limits,
+        };
+        let context = HostContext {
+            instance_id: config.id.as_str().into(),
+            hostname: self.hostname.as_str().into(),
+            snapshots: self.snapshots.clone(),
+        };
+        Some(CheckInstance::new(plugin, spec, context))
+    }
+}
+
+/// Command-line overrides of runner.yaml settings.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub conf_d: Option<PathBuf>,
+    pub checks_d: Option<PathBuf>,
+}
