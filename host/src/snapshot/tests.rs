@@ -1,0 +1,387 @@
+//! Snapshot and query tests against real processes spawned for the test.
+
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::*;
+
+/// Kills what a test spawned, even when the test fails.
+#[derive(Default)]
+struct Reaper {
+    children: Vec<Child>,
+    /// Process groups to kill (their leader is also in `children`).
+    groups: Vec<u32>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for group in &self.groups {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Reaper {
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+}
+
+/// A `sleep` argument unique to this test process and `tag` (tests run in
+/// parallel threads of one process) and index: `300.<pid><tag:02><i>`.
+fn marker(tag: u32, i: u32) -> String {
+    format!("300.{}{tag:02}{i}", std::process::id())
+}
+
+/// The anchored regex matching exactly the markers of `tag`.
+fn marker_pattern(tag: u32) -> String {
+    format!(
+        "^sleep {}[123]$",
+        regex::escape(&format!("300.{}{tag:02}", std::process::id()))
+    )
+}
+
+/// Three `sleep 300.<unique>` children.
+fn spawn_sleepers(tag: u32) -> Reaper {
+    let mut reaper = Reaper::default();
+    for i in 1..=3 {
+        let child = Command::new("sleep")
+            .arg(marker(tag, i))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep");
+        reaper.children.push(child);
+    }
+    reaper
+}
+
+/// Reads snapshots until `ready` holds for one (processes take a moment to
+/// exec), for at most 10 s.
+fn snapshot_when(ready: impl Fn(&ProcessSnapshot) -> bool) -> ProcessSnapshot {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let snapshot = ProcessSnapshot::read().expect("read snapshot");
+        if ready(&snapshot) || Instant::now() > deadline {
+            return snapshot;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A snapshot in which the given pids run `sleep`.
+fn snapshot_with_sleepers(pids: &[u32]) -> ProcessSnapshot {
+    snapshot_when(|s| {
+        pids.iter()
+            .all(|pid| row(s, *pid).is_some_and(|r| r.name == "sleep"))
+    })
+}
+
+fn row(snapshot: &ProcessSnapshot, pid: u32) -> Option<&ProcessRow> {
+    snapshot.processes.iter().find(|r| r.pid == pid)
+}
+
+fn pids_of(rows: &[&ProcessRow]) -> Vec<u32> {
+    rows.iter().map(|r| r.pid).collect()
+}
+
+fn sorted(mut pids: Vec<u32>) -> Vec<u32> {
+    pids.sort_unstable();
+    pids
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Our real uid, from /proc rather than assumed.
+fn my_uid() -> u32 {
+    procfs::process::Process::myself()
+        .unwrap()
+        .status()
+        .unwrap()
+        .ruid
+}
+
+/// Our user name, from `id` rather than from the code under test.
+fn my_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("run id -un");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn host_totals_are_plausible() {
+    let before = now();
+    let s = ProcessSnapshot::read().unwrap();
+    assert!(s.host_cpu_time > 0.0, "host_cpu_time {}", s.host_cpu_time);
+    assert!(s.num_cpus >= 1);
+    assert!(s.total_memory > 0);
+    assert!(s.taken_at >= before - 1.0 && s.taken_at <= now() + 1.0);
+    assert!(
+        s.processes.windows(2).all(|w| w[0].pid < w[1].pid),
+        "rows sorted by pid, no duplicates"
+    );
+    let me = row(&s, std::process::id()).expect("our own process");
+    assert_eq!(me.uid, Some(my_uid()));
+    assert!(me.threads >= 1);
+    assert!(me.rss > 0 && me.vms >= me.rss);
+    assert!(me.open_fds.is_some_and(|n| n >= 3), "{:?}", me.open_fds);
+    assert!(me.io.is_some(), "our own io is readable");
+    assert!(me.voluntary_ctx_switches.is_some());
+    assert!(me.denied.is_empty(), "{:?}", me.denied);
+    assert!(me.cpu_user + me.cpu_system > 0.0);
+    assert!(me.minor_faults > 0);
+}
+
+#[test]
+fn kernel_threads_are_kept_without_cmdline() {
+    let s = ProcessSnapshot::read().unwrap();
+    // pid 2 is kthreadd on a host kernel (a pid namespace has no kernel
+    // threads); check that independently of the code under test.
+    let kthreadd_runs =
+        std::fs::read_to_string("/proc/2/stat").is_ok_and(|stat| stat.starts_with("2 (kthreadd) "));
+    if kthreadd_runs {
+        let kthreadd = row(&s, 2).expect("kernel threads are kept");
+        assert_eq!(kthreadd.name, "kthreadd");
+        assert_eq!(kthreadd.ppid, 0);
+        assert!(kthreadd.cmdline.is_empty(), "{:?}", kthreadd.cmdline);
+        // Its children are kernel threads too.
+        assert!(
+            s.processes
+                .iter()
+                .any(|r| r.ppid == 2 && r.cmdline.is_empty())
+        );
+    }
+    // Every process still has a name from comm.
+    assert!(s.processes.iter().all(|r| !r.name.is_empty()));
+}
+
+#[test]
+fn spawned_children_are_read_correctly() {
+    let reaper = spawn_sleepers(1);
+    let s = snapshot_with_sleepers(&reaper.pids());
+    let (uid, user) = (my_uid(), my_user());
+    for (i, pid) in (1..=3).zip(reaper.pids()) {
+        let r = row(&s, pid).unwrap_or_else(|| panic!("pid {pid} missing"));
+        assert_eq!(r.ppid, std::process::id());
+        assert_eq!(r.name, "sleep");
+        assert_eq!(r.cmdline, ["sleep".to_owned(), marker(1, i)]);
+        assert_eq!(r.uid, Some(uid));
+        assert_eq!(r.user.as_deref(), Some(user.as_str()));
+        assert!(
+            (r.start_time - now()).abs() < 10.0,
+            "start_time {} vs now {}",
+            r.start_time,
+            now()
+        );
+        assert!(r.rss > 0);
+        assert!(r.vms >= r.rss);
+        assert!(r.shared.is_some());
+        assert_eq!(r.threads, 1);
+        assert!(matches!(r.state, 'S' | 'R'), "state {}", r.state);
+        assert!(r.open_fds.is_some_and(|n| n >= 1));
+        assert!(r.io.is_some());
+        assert!(r.involuntary_ctx_switches.is_some());
+        assert!(r.denied.is_empty(), "{:?}", r.denied);
+    }
+}
+
+#[test]
+fn query_by_cmdline_regex_finds_exactly_the_children() {
+    let reaper = spawn_sleepers(2);
+    let s = snapshot_with_sleepers(&reaper.pids());
+    let q = ProcessQuery {
+        cmdline_patterns: vec![marker_pattern(2)],
+        ..Default::default()
+    };
+    assert_eq!(pids_of(&s.query(&q).unwrap()), sorted(reaper.pids()));
+}
+
+#[test]
+fn query_by_name_and_user() {
+    let reaper = spawn_sleepers(3);
+    let s = snapshot_with_sleepers(&reaper.pids());
+    let user = my_user();
+    let q = ProcessQuery {
+        names: vec!["sleep".into()],
+        user: Some(user.clone()),
+        ..Default::default()
+    };
+    let rows = s.query(&q).unwrap();
+    // Other sleeps may run on the host; ours must be among them.
+    let found = pids_of(&rows);
+    for pid in reaper.pids() {
+        assert!(found.contains(&pid), "{pid} not in {found:?}");
+    }
+    assert!(
+        rows.iter()
+            .all(|r| r.name == "sleep" && r.user.as_deref() == Some(user.as_str()))
+    );
+    assert!(found.is_sorted());
+
+    let other_user = ProcessQuery {
+        user: Some(format!("{user}-but-not-really")),
+        ..q
+    };
+    assert!(s.query(&other_user).unwrap().is_empty());
+}
+
+#[test]
+fn query_by_pids_sorts_and_dedups() {
+    let reaper = spawn_sleepers(4);
+    let s = snapshot_with_sleepers(&reaper.pids());
+    let p = reaper.pids();
+    let q = ProcessQuery {
+        pids: vec![p[2], p[0], p[2], u32::MAX],
+        ..Default::default()
+    };
+    assert_eq!(pids_of(&s.query(&q).unwrap()), sorted(vec![p[0], p[2]]));
+}
+
+#[test]
+fn query_by_pid_file() {
+    let reaper = spawn_sleepers(5);
+    let s = snapshot_with_sleepers(&reaper.pids());
+    let pid = reaper.pids()[1];
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), format!("  {pid}\n")).unwrap();
+    let q = ProcessQuery {
+        pid_file: Some(file.path().to_owned()),
+        ..Default::default()
+    };
+    let rows = s.query(&q).unwrap();
+    assert_eq!(pids_of(&rows), [pid]);
+    assert_eq!(rows[0].cmdline[1], marker(5, 2));
+}
+
+#[test]
+fn include_children_adds_descendants() {
+    let m1 = format!("301.{}06", std::process::id());
+    let m2 = format!("302.{}06", std::process::id());
+    let mut reaper = Reaper::default();
+    let sh = Command::new("sh")
+        .args(["-c", &format!("sleep {m1} & sleep {m2} & wait")])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn sh");
+    let sh_pid = sh.id();
+    reaper.groups.push(sh_pid);
+    reaper.children.push(sh);
+
+    let only_sh = ProcessQuery {
+        pids: vec![sh_pid],
+        ..Default::default()
+    };
+    let with_children = ProcessQuery {
+        include_children: true,
+        ..only_sh.clone()
+    };
+    let s = snapshot_when(|s| {
+        s.query(&with_children)
+            .is_ok_and(|rows| rows.iter().filter(|r| r.name == "sleep").count() == 2)
+    });
+
+    let rows = s.query(&with_children).unwrap();
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert!(rows.is_sorted_by_key(|r| r.pid));
+    let (shells, sleeps): (Vec<&ProcessRow>, Vec<&ProcessRow>) =
+        rows.iter().partition(|r| r.pid == sh_pid);
+    assert_eq!(shells.len(), 1);
+    let mut args: Vec<&str> = sleeps.iter().map(|r| r.cmdline[1].as_str()).collect();
+    args.sort_unstable();
+    assert_eq!(args, [m1.as_str(), m2.as_str()]);
+    assert!(sleeps.iter().all(|r| r.ppid == sh_pid && r.name == "sleep"));
+
+    assert_eq!(pids_of(&s.query(&only_sh).unwrap()), [sh_pid]);
+
+    // Recursive: our own process with children reaches the grandchildren.
+    let from_me = ProcessQuery {
+        pids: vec![std::process::id()],
+        include_children: true,
+        ..Default::default()
+    };
+    let found = pids_of(&s.query(&from_me).unwrap());
+    for r in &rows {
+        assert!(found.contains(&r.pid), "{} not in {found:?}", r.pid);
+    }
+}
+
+#[test]
+fn invalid_regex_is_an_error_naming_the_pattern() {
+    let s = ProcessSnapshot::read().unwrap();
+    let q = ProcessQuery {
+        all: true, // compiled up front, even when nothing else is needed
+        cmdline_patterns: vec!["sleep".into(), "sleep (unclosed".into()],
+        ..Default::default()
+    };
+    let err = s.query(&q).unwrap_err();
+    assert!(
+        matches!(&err, QueryError::InvalidPattern { pattern, .. } if pattern == "sleep (unclosed")
+    );
+    let message = err.to_string();
+    assert!(message.contains("sleep (unclosed"), "{message}");
+    assert!(message.contains("unclosed group"), "{message}");
+}
+
+#[test]
+fn missing_pid_file_is_an_error_naming_the_path() {
+    let s = ProcessSnapshot::read().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.pid");
+    let q = ProcessQuery {
+        pid_file: Some(path.clone()),
+        ..Default::default()
+    };
+    let err = s.query(&q).unwrap_err();
+    assert!(
+        matches!(&err, QueryError::PidFileUnreadable { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("No such file"), "{message}");
+}
+
+#[test]
+fn pid_file_without_integer_is_an_error_naming_the_path() {
+    let s = ProcessSnapshot::read().unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "not a pid\n").unwrap();
+    let q = ProcessQuery {
+        pid_file: Some(file.path().to_owned()),
+        ..Default::default()
+    };
+    let err = s.query(&q).unwrap_err();
+    assert!(
+        matches!(&err, QueryError::PidFileWithoutPid { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&file.path().display().to_string()));
+}
+
+#[test]
+fn user_filter_excluding_everything_is_empty() {
+    let s = ProcessSnapshot::read().unwrap();
+    let all = ProcessQuery {
+        all: true,
+        ..Default::default()
+    };
+    assert_eq!(s.query(&all).unwrap().len(), s.processes.len());
+    let nobody = ProcessQuery {
+        user: Some("no-such-user-for-snapshot-tests".into()),
+        ..all
+    };
+    assert!(s.query(&nobody).unwrap().is_empty());
+}
