@@ -1,0 +1,128 @@
+//! Configuration: runner.yaml (the runner's own settings) and conf.d (check
+//! instances, laid out exactly like the Datadog Agent's so existing files
+//! work unchanged).
+//!
+//! Loading never panics and never stops at the first problem: it returns
+//! what loaded plus every error and warning as a [`ConfigError`], which
+//! names the file, line, instance and key, and says how to fix it.
+//!
+//! Modules, one job each:
+//! - `runner_file`: runner.yaml and `RUNNER_*` overrides ([`RunnerConfig`]);
+//! - `limits`: the per-instance sandbox budget ([`Limits`]);
+//! - `confd`: finding and parsing conf.d files ([`load_conf_d`]);
+//! - `instance`: reserved keys, instance IDs, intervals, duplicates;
+//! - `env_vars`: `%%env_NAME%%` placeholders;
+//! - `yaml`: YAML → JSON with located errors;
+//! - `validate`: checking instances against a plugin's JSON Schema;
+//! - `secrets`: masking secrets for display;
+//! - `error`: [`ConfigError`].
+
+// `ConfigError` is deliberately a flat, public struct (callers print and
+// filter it); errors are rare, so its size on the error path costs nothing.
+#![allow(clippy::result_large_err)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+mod confd;
+mod env_vars;
+mod error;
+mod instance;
+mod limits;
+mod runner_file;
+mod secrets;
+mod suggest;
+mod validate;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use confd::{NO_INSTANCES, load_conf_d};
+pub use error::ConfigError;
+pub use instance::{
+    DEFAULT_INTERVAL, RESERVED_INIT_CONFIG_KEYS, RESERVED_INSTANCE_KEYS, instance_id,
+};
+pub use limits::{LIMIT_KEYS, Limits};
+pub use runner_file::RunnerConfig;
+pub use secrets::{MASK, is_secret_key, mask_secrets};
+pub use validate::{SchemaReport, parse_schema, validate_instance};
+
+/// Everything found in a conf.d directory.
+///
+/// Errors and warnings sit next to the files that did load, so one broken
+/// file never hides the others (and `configcheck` can list them all).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadedConfigs {
+    /// Files that yielded at least one instance, sorted by path.
+    pub files: Vec<ConfigFile>,
+    /// Problems that dropped a file or an instance.
+    pub errors: Vec<ConfigError>,
+    /// Problems that did not (ignored keys, unsupported features, duplicates).
+    pub warnings: Vec<ConfigError>,
+}
+
+impl LoadedConfigs {
+    /// All instances of all files, in path order then file order.
+    pub fn instances(&self) -> impl Iterator<Item = &InstanceConfig> {
+        self.files.iter().flat_map(|f| f.instances.iter())
+    }
+}
+
+/// One conf.d file: a check's `init_config` and its instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigFile {
+    /// Check name: the `<check>.d` folder name, or the flat file's stem.
+    pub check: String,
+    /// The file, as found under the conf.d path given to the loader.
+    pub path: PathBuf,
+    /// The file's `init_config`, always a JSON object (null/missing → `{}`).
+    pub init_config: serde_json::Value,
+    /// Instances that loaded, in file order (see [`InstanceConfig::index`]).
+    pub instances: Vec<InstanceConfig>,
+}
+
+/// One scheduled check instance: what the check reads, plus the settings
+/// the runner reads itself (interval, tags, limits, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceConfig {
+    /// Datadog-style ID, `<check>:<16 hex>` or `<check>:<name>:<16 hex>`;
+    /// stable across restarts and key order (see [`instance_id`]).
+    pub id: String,
+    /// Check name.
+    pub check: String,
+    /// File the instance came from.
+    pub source: PathBuf,
+    /// 0-based position in the file's `instances` list.
+    pub index: usize,
+    /// Copy of the file's `init_config` (a JSON object).
+    pub init_config: serde_json::Value,
+    /// The instance as a JSON object with all keys, reserved ones included
+    /// (checks read `name`, `tags`).
+    pub instance: serde_json::Value,
+    /// How often to run: `min_collection_interval` of the instance, else of
+    /// `init_config`, else 15 s.
+    pub interval: Duration,
+    /// The instance's `tags`.
+    pub tags: Vec<String>,
+    /// `service` of the instance, else of `init_config`.
+    pub service: Option<String>,
+    /// The instance's `name` (empty counts as unset).
+    pub name: Option<String>,
+    /// Submit without a host name (the Agent's `empty_default_hostname`).
+    pub empty_default_hostname: bool,
+    /// Sandbox limits: defaults overridden by the instance's `limits:` map.
+    pub limits: Limits,
+}
+
+/// Loads conf.d as runner.yaml says: `runner.conf_d`, with `runner.limits`
+/// as every instance's default limits. This is what the CLI verbs call.
+pub fn load(runner: &RunnerConfig, env: &dyn Fn(&str) -> Option<String>) -> LoadedConfigs {
+    let mut loaded = load_conf_d(&runner.conf_d, env);
+    for file in &mut loaded.files {
+        for inst in &mut file.instances {
+            inst.apply_limits(runner.limits);
+        }
+    }
+    loaded
+}

@@ -1,0 +1,562 @@
+//! runner.yaml, the runner's own settings (the counterpart of the Agent's
+//! datadog.yaml), and the `RUNNER_*` environment variables that override it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::error::ConfigError;
+use super::limits::{self, Limits};
+use super::suggest::did_you_mean_hint;
+use super::yaml::{strip_position, syntax_error};
+
+/// Settings of the runner process, read from runner.yaml.
+///
+/// Every key is optional. Relative paths are resolved against the directory
+/// of the runner.yaml that sets them. Environment variables override the
+/// file: `RUNNER_CONF_D`, `RUNNER_CHECKS_D`, `RUNNER_HOSTNAME`, `RUNNER_TAGS`
+/// (comma-separated), `RUNNER_CACHE_DIR`, `RUNNER_TIMEOUT`,
+/// `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`, `RUNNER_MAX_OUTPUT_KIB`; an
+/// empty variable counts as unset.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerConfig {
+    /// Directory of check configurations, laid out like the Datadog Agent's
+    /// `conf.d` (`<check>.d/*.yaml` or `<check>.yaml`). Default: `conf.d`.
+    pub conf_d: PathBuf,
+    /// Directory of check plugins (`<check>.wasm`), the counterpart of the
+    /// Agent's `checks.d`. Default: `checks.d`.
+    pub checks_d: PathBuf,
+    /// Host name attached to every sample (unless an instance sets
+    /// `empty_default_hostname: true`). Default: the machine's host name.
+    pub hostname: Option<String>,
+    /// Host tags (`key:value`) added to every sample of every check.
+    /// Default: none.
+    pub tags: Vec<String>,
+    /// Default resource limits for every instance; an instance's own
+    /// `limits:` map overrides them key by key.
+    pub limits: Limits,
+    /// Where compiled plugins are cached so restarts skip compilation.
+    /// Default: `$XDG_CACHE_HOME/runner`, else `~/.cache/runner`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            conf_d: PathBuf::from("conf.d"),
+            checks_d: PathBuf::from("checks.d"),
+            hostname: None,
+            tags: Vec::new(),
+            limits: Limits::default(),
+            cache_dir: None,
+        }
+    }
+}
+
+/// The keys runner.yaml accepts, for error messages.
+const RUNNER_KEYS: &[&str] = &[
+    "conf_d",
+    "checks_d",
+    "hostname",
+    "tags",
+    "limits",
+    "cache_dir",
+];
+
+/// runner.yaml looked up in the current directory when no `--config` is given.
+const DEFAULT_FILE: &str = "runner.yaml";
+
+impl RunnerConfig {
+    /// Loads the runner's settings.
+    ///
+    /// `path`: explicit `--config` file (must exist); `None` → `runner.yaml`
+    /// in the current directory if it exists, else defaults.
+    /// `env`: lookup function for environment variables (tests pass a
+    /// closure over a map; main passes `std::env::var`), consulted for the
+    /// `RUNNER_*` overrides and for `XDG_CACHE_HOME`/`HOME`.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::new("runner config file not found")
+                        .with_file(path)
+                        .with_hint("check the --config path"));
+                }
+                Self::from_file(path)?
+            }
+            None if Path::new(DEFAULT_FILE).exists() => Self::from_file(Path::new(DEFAULT_FILE))?,
+            None => Self::default(),
+        };
+        config.apply_env(env)?;
+        if let Some(name) = &config.hostname {
+            let trimmed = name.trim();
+            if trimmed.is_empty() {
+                return Err(ConfigError::new("expected a non-empty host name")
+                    .with_key("hostname")
+                    .with_hint("remove `hostname` to use the machine's host name"));
+            }
+            config.hostname = Some(trimmed.to_string());
+        } else {
+            config.hostname = machine_hostname();
+        }
+        if config.cache_dir.is_none() {
+            config.cache_dir = default_cache_dir(env);
+        }
+        Ok(config)
+    }
+
+    /// Parses one runner.yaml and resolves its relative paths.
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(format!("cannot read runner config: {e}")).with_file(path)
+        })?;
+        // First pass: YAML syntax, and "empty file means defaults".
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| syntax_error(&e, path))?;
+        let mut config = if doc.is_null() {
+            Self::default()
+        } else {
+            serde_yaml::from_str::<Self>(&text).map_err(|e| serde_error(&e, path))?
+        };
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.conf_d = base.join(&config.conf_d);
+        config.checks_d = base.join(&config.checks_d);
+        config.cache_dir = config.cache_dir.map(|dir| base.join(dir));
+        Ok(config)
+    }
+
+    /// Applies the `RUNNER_*` environment overrides.
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("RUNNER_CONF_D") {
+            self.conf_d = PathBuf::from(v);
+        }
+        if let Some(v) = get("RUNNER_CHECKS_D") {
+            self.checks_d = PathBuf::from(v);
+        }
+        if let Some(v) = get("RUNNER_HOSTNAME") {
+            self.hostname = Some(v.trim().to_string());
+        }
+        if let Some(v) = get("RUNNER_TAGS") {
+            self.tags = v
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        if let Some(v) = get("RUNNER_CACHE_DIR") {
+            self.cache_dir = Some(PathBuf::from(v));
+        }
+        let env_error = |name: &str, message: String, example: &str| {
+            ConfigError::new(format!("environment variable `{name}`: {message}"))
+                .with_hint(format!("e.g. `{name}={example}`, or unset it"))
+        };
+        if let Some(v) = get("RUNNER_TIMEOUT") {
+            self.limits.timeout =
+                limits::parse_timeout(&v).map_err(|m| env_error("RUNNER_TIMEOUT", m, "30"))?;
+        }
+        if let Some(v) = get("RUNNER_MEMORY_MIB") {
+            self.limits.memory_mib =
+                limits::parse_count(&v).map_err(|m| env_error("RUNNER_MEMORY_MIB", m, "128"))?;
+        }
+        if let Some(v) = get("RUNNER_MAX_METRICS") {
+            let n =
+                limits::parse_count(&v).map_err(|m| env_error("RUNNER_MAX_METRICS", m, "20000"))?;
+            self.limits.max_metrics = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = get("RUNNER_MAX_OUTPUT_KIB") {
+            let n = limits::parse_count(&v)
+                .map_err(|m| env_error("RUNNER_MAX_OUTPUT_KIB", m, "256"))?;
+            self.limits.max_output_kib = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        Ok(())
+    }
+}
+
+/// The machine's host name, as the kernel reports it.
+fn machine_hostname() -> Option<String> {
+    let name = fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// `$XDG_CACHE_HOME/runner` (absolute values only, per the XDG spec), else
+/// `$HOME/.cache/runner`.
+fn default_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(xdg) = env("XDG_CACHE_HOME").filter(|v| Path::new(v).is_absolute()) {
+        return Some(Path::new(&xdg).join("runner"));
+    }
+    env("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| Path::new(&home).join(".cache").join("runner"))
+}
+
+static PATH_PREFIX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)^([\w.\[\]]+): (.*)$").expect("valid regex"));
+static UNKNOWN_FIELD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)^unknown field `([^`]*)`(.*)$").expect("valid regex"));
+static INVALID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)^invalid (?:type|value|length): (.*), expected (.*)$").expect("valid regex")
+});
+static BACKTICKED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"`([^`]*)`").expect("valid regex"));
+
+/// Rewrites a serde_yaml deserialization error in the runner's words:
+/// which key, what was expected, what was found, where.
+fn serde_error(err: &serde_yaml::Error, file: &Path) -> ConfigError {
+    let raw = strip_position(&err.to_string());
+    let (path, message) = match PATH_PREFIX.captures(&raw) {
+        Some(c) => (Some(c[1].to_string()), c[2].to_string()),
+        None => (None, raw.clone()),
+    };
+    let mut e = if let Some(c) = UNKNOWN_FIELD.captures(&message) {
+        let field = c[1].to_string();
+        let valid: Vec<String> = BACKTICKED
+            .captures_iter(&c[2])
+            .map(|m| m[1].to_string())
+            .collect();
+        let key = match &path {
+            Some(p) => format!("{p}.{field}"),
+            None => field.clone(),
+        };
+        let candidates: Vec<&str> = if valid.is_empty() {
+            RUNNER_KEYS.to_vec()
+        } else {
+            valid.iter().map(String::as_str).collect()
+        };
+        ConfigError::new(format!(
+            "unknown key; valid keys are {}",
+            candidates.join(", ")
+        ))
+        .with_key(key)
+        .with_hint(
+            did_you_mean_hint(&field, candidates.iter().copied())
+                .unwrap_or_else(|| "remove it".to_string()),
+        )
+    } else if let Some(c) = INVALID.captures(&message) {
+        let e = ConfigError::new(format!(
+            "expected {}, got {}",
+            plain_type(&c[2]),
+            plain_got(&c[1])
+        ));
+        match &path {
+            Some(p) => e.with_key(p.clone()).with_hint(example(p)),
+            None => e,
+        }
+    } else {
+        let e = ConfigError::new(message);
+        match &path {
+            Some(p) => e.with_key(p.clone()).with_hint(example(p)),
+            None => e,
+        }
+    };
+    e = e.with_file(file);
+    if let Some(loc) = err.location() {
+        e = e.at(loc.line(), Some(loc.column()));
+    }
+    e
+}
+
+/// serde's type names in plain words.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "f64" | "f32" => "a number".to_string(),
+        "u64" | "u32" | "usize" | "i64" | "i32" => "a whole number".to_string(),
+        "a sequence" => "a list".to_string(),
+        "path string" => "a path".to_string(),
+        "a boolean" | "a string" => expected.to_string(),
+        other if other.starts_with("struct ") || other == "a map" => "a mapping".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// serde's description of the value found, in plain words.
+fn plain_got(got: &str) -> String {
+    match got {
+        "sequence" => "a list".to_string(),
+        "map" => "a mapping".to_string(),
+        "unit value" => "nothing (null)".to_string(),
+        other => other.replace('`', ""),
+    }
+}
+
+/// A fix example for a runner.yaml key path.
+fn example(path: &str) -> String {
+    match path {
+        "conf_d" => "e.g. `conf_d: /etc/runner/conf.d`".to_string(),
+        "checks_d" => "e.g. `checks_d: /etc/runner/checks.d`".to_string(),
+        "cache_dir" => "e.g. `cache_dir: /var/cache/runner`".to_string(),
+        "hostname" => "e.g. `hostname: web-1`".to_string(),
+        "limits" => "e.g. `limits: {timeout: 30}`".to_string(),
+        p if p == "tags" || p.starts_with("tags[") => {
+            "e.g. `tags: [\"env:prod\", \"team:db\"]`".to_string()
+        }
+        p => match p.strip_prefix("limits.") {
+            Some(key) => limits::example(key),
+            None => format!("see the runner.yaml reference for `{p}`"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        // `None` looks for ./runner.yaml; the test's working directory
+        // (the crate) has none, so this is the pure defaults.
+        assert!(!Path::new(DEFAULT_FILE).exists());
+        let c = RunnerConfig::load(None, &env_of(&[("HOME", "/home/u")])).unwrap();
+        assert_eq!(c.conf_d, PathBuf::from("conf.d"));
+        assert_eq!(c.checks_d, PathBuf::from("checks.d"));
+        assert!(c.tags.is_empty());
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.cache_dir, Some(PathBuf::from("/home/u/.cache/runner")));
+        let machine = fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        assert_eq!(c.hostname, machine);
+    }
+
+    #[test]
+    fn xdg_cache_home_wins_over_home() {
+        let c = RunnerConfig::load(
+            None,
+            &env_of(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg")]),
+        )
+        .unwrap();
+        assert_eq!(c.cache_dir, Some(PathBuf::from("/xdg/runner")));
+        let c = RunnerConfig::load(None, &env_of(&[])).unwrap();
+        assert_eq!(c.cache_dir, None);
+    }
+
+    #[test]
+    fn file_values_and_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "runner.yaml",
+            "conf_d: my-conf\nchecks_d: /abs/checks\ncache_dir: cache\nhostname: web-1\n\
+             tags: [\"env:prod\", team:db]\nlimits:\n  timeout: 2.5\n  memory_mib: 32\n",
+        );
+        let c = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap();
+        assert_eq!(c.conf_d, dir.path().join("my-conf"));
+        assert_eq!(c.checks_d, PathBuf::from("/abs/checks"));
+        assert_eq!(c.cache_dir, Some(dir.path().join("cache")));
+        assert_eq!(c.hostname.as_deref(), Some("web-1"));
+        assert_eq!(c.tags, ["env:prod", "team:db"]);
+        assert_eq!(
+            c.limits,
+            Limits {
+                timeout: 2.5,
+                memory_mib: 32,
+                ..Limits::default()
+            }
+        );
+    }
+
+    #[test]
+    fn empty_file_means_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "runner.yaml", "# nothing yet\n");
+        let c = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap();
+        assert_eq!(c.conf_d, dir.path().join("conf.d"));
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn env_overrides_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "runner.yaml",
+            "conf_d: a\nhostname: from-file\ntags: [x:1]\nlimits: {timeout: 5, max_metrics: 3}\n",
+        );
+        let env = env_of(&[
+            ("RUNNER_CONF_D", "/env/conf.d"),
+            ("RUNNER_CHECKS_D", "rel/checks.d"),
+            ("RUNNER_HOSTNAME", "from-env"),
+            ("RUNNER_TAGS", "env:prod, team:db,,"),
+            ("RUNNER_CACHE_DIR", "/env/cache"),
+            ("RUNNER_TIMEOUT", "0.5"),
+            ("RUNNER_MEMORY_MIB", "256"),
+            ("RUNNER_MAX_METRICS", "99"),
+            ("RUNNER_MAX_OUTPUT_KIB", "8"),
+        ]);
+        let c = RunnerConfig::load(Some(&path), &env).unwrap();
+        assert_eq!(c.conf_d, PathBuf::from("/env/conf.d"));
+        // Paths from the environment are relative to the working directory.
+        assert_eq!(c.checks_d, PathBuf::from("rel/checks.d"));
+        assert_eq!(c.hostname.as_deref(), Some("from-env"));
+        assert_eq!(c.tags, ["env:prod", "team:db"]);
+        assert_eq!(c.cache_dir, Some(PathBuf::from("/env/cache")));
+        assert_eq!(
+            c.limits,
+            Limits {
+                timeout: 0.5,
+                memory_mib: 256,
+                max_metrics: 99,
+                max_output_kib: 8
+            }
+        );
+    }
+
+    #[test]
+    fn empty_env_var_counts_as_unset() {
+        let c = RunnerConfig::load(
+            None,
+            &env_of(&[("RUNNER_TIMEOUT", ""), ("RUNNER_TAGS", "")]),
+        )
+        .unwrap();
+        assert_eq!(c.limits.timeout, 10.0);
+    }
+
+    #[test]
+    fn bad_env_value_names_variable_value_and_expectation() {
+        for (name, value, expected) in [
+            ("RUNNER_TIMEOUT", "fast", "a number of seconds > 0"),
+            ("RUNNER_TIMEOUT", "-1", "a number of seconds > 0"),
+            ("RUNNER_MEMORY_MIB", "0", "a whole number >= 1"),
+            ("RUNNER_MAX_METRICS", "lots", "a whole number >= 1"),
+            ("RUNNER_MAX_OUTPUT_KIB", "1.5", "a whole number >= 1"),
+        ] {
+            let err = RunnerConfig::load(None, &env_of(&[(name, value)])).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("environment variable `{name}`: expected {expected}, got {value:?}")
+            );
+            assert!(err.hint.is_some());
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_file_key_line_and_valid_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "runner.yaml", "conf_d: x\n\ncachedir: /tmp/c\n");
+        let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert_eq!(err.file.as_deref(), Some(path.as_path()));
+        assert_eq!(err.key.as_deref(), Some("cachedir"));
+        assert_eq!(err.line, Some(3));
+        assert_eq!(
+            err.message,
+            "unknown key; valid keys are conf_d, checks_d, hostname, tags, limits, cache_dir"
+        );
+        assert_eq!(err.hint.as_deref(), Some("did you mean `cache_dir`?"));
+    }
+
+    #[test]
+    fn unknown_limit_key_in_runner_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "runner.yaml",
+            "limits:\n  timeout: 3\n  memry_mib: 3\n",
+        );
+        let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("limits.memry_mib"));
+        assert_eq!(err.line, Some(3));
+        assert_eq!(
+            err.message,
+            "unknown key; valid keys are timeout, memory_mib, max_metrics, max_output_kib"
+        );
+        assert_eq!(err.hint.as_deref(), Some("did you mean `memory_mib`?"));
+    }
+
+    #[test]
+    fn wrong_types_and_values_name_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "limits:\n  timeout: fast\n",
+                "limits.timeout",
+                2,
+                "expected a number of seconds > 0, got string \"fast\"",
+            ),
+            (
+                "limits:\n  timeout: -3\n",
+                "limits.timeout",
+                2,
+                "expected a number of seconds > 0, got -3",
+            ),
+            (
+                "conf_d: c\nlimits:\n  memory_mib: 0\n",
+                "limits.memory_mib",
+                3,
+                "expected a whole number >= 1, got 0",
+            ),
+            (
+                "tags: env:prod\n",
+                "tags",
+                1,
+                "expected a list, got string \"env:prod\"",
+            ),
+            ("conf_d: [a]\n", "conf_d", 1, "expected a path, got a list"),
+            (
+                "limits: 3\n",
+                "limits",
+                1,
+                "expected a mapping, got integer 3",
+            ),
+        ];
+        for (text, key, line, message) in cases {
+            let path = write(dir.path(), "runner.yaml", text);
+            let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{text:?}: {err}");
+            assert_eq!(err.line, Some(line), "{text:?}: {err}");
+            assert_eq!(err.message, message, "{text:?}: {err}");
+            assert_eq!(err.file.as_deref(), Some(path.as_path()));
+        }
+    }
+
+    #[test]
+    fn syntax_error_and_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "runner.yaml", "conf_d: [a\n");
+        let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert!(err.message.starts_with("invalid YAML: "), "{err}");
+        assert!(err.line.is_some());
+
+        let path = write(dir.path(), "runner.yaml", "- conf_d: a\n");
+        let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert_eq!(err.message, "expected a mapping, got a list");
+        assert_eq!(err.line, Some(1));
+
+        let missing = dir.path().join("nope.yaml");
+        let err = RunnerConfig::load(Some(&missing), &env_of(&[])).unwrap_err();
+        assert_eq!(err.message, "runner config file not found");
+        assert_eq!(err.file.as_deref(), Some(missing.as_path()));
+    }
+
+    #[test]
+    fn blank_hostname_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "runner.yaml", "hostname: \" \"\n");
+        let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("hostname"));
+    }
+}
