@@ -21,8 +21,17 @@ const PROFILE: &str = "plugin";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest_dir.parent().expect("host/ is inside the workspace");
-    for dir in ["plugins", "sdk", "wit", "tests/guests", "Cargo.toml", "Cargo.lock"] {
+    let root = manifest_dir
+        .parent()
+        .expect("host/ is inside the workspace");
+    for dir in [
+        "plugins",
+        "sdk",
+        "wit",
+        "tests/guests",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
@@ -39,7 +48,12 @@ fn main() {
     );
     for (check, krate) in BUNDLED {
         let wasm = wasm_dir.join(format!("{krate}.wasm"));
-        writeln!(bundled, "    ({check:?}, include_bytes!({:?})),", wasm.display()).unwrap();
+        writeln!(
+            bundled,
+            "    ({check:?}, include_bytes!({:?})),",
+            wasm.display()
+        )
+        .unwrap();
     }
     bundled.push_str("];\n");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -50,14 +64,47 @@ fn main() {
     );
 }
 
+/// rust-toolchain.toml lists the wasm32-wasip2 target, but rustup only
+/// installs listed targets with the toolchain itself: on a machine that
+/// already had this toolchain, add the target the file asks for.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let installed = sysroot
+        .map(|root| Path::new(&root).join("lib/rustlib/wasm32-wasip2").is_dir())
+        .unwrap_or(false);
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the wasm32-wasip2 target listed in rust-toolchain.toml");
+    let added = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status();
+    if !added.is_ok_and(|s| s.success()) {
+        panic!(
+            "the wasm32-wasip2 target is missing and `rustup target add wasm32-wasip2` failed; \
+             install it, then build again"
+        );
+    }
+}
+
 fn build_guests(root: &Path, target_dir: &Path) {
+    ensure_wasm_target();
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
         .args(["build", "--target", "wasm32-wasip2", "--profile", PROFILE])
         .arg("--target-dir")
         .arg(target_dir);
-    for krate in BUNDLED.iter().map(|(_, k)| *k).chain(TEST_GUESTS.iter().copied()) {
+    for krate in BUNDLED
+        .iter()
+        .map(|(_, k)| *k)
+        .chain(TEST_GUESTS.iter().copied())
+    {
         cmd.args(["-p", krate]);
     }
     // Flags meant for the host build (coverage, sanitizers, target-cpu)

@@ -99,8 +99,11 @@ impl Catalog {
             };
             match std::fs::read(&path) {
                 Ok(bytes) => {
-                    let file =
-                        PluginFile::new(name.to_string(), PluginSource::File(path.clone()), bytes.into());
+                    let file = PluginFile::new(
+                        name.to_string(),
+                        PluginSource::File(path.clone()),
+                        bytes.into(),
+                    );
                     catalog.plugins.insert(name.to_string(), file);
                 }
                 Err(e) => catalog

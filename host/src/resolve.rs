@@ -129,7 +129,11 @@ impl Environment {
                     .map_err(|e| e.to_string()),
             };
             if let Err(message) = &loaded {
-                errors.push(ConfigError::new(message.clone()).with_check(file.check.clone()));
+                errors.push(
+                    ConfigError::new(message.clone())
+                        .with_check(file.check.clone())
+                        .with_file(&file.path),
+                );
             }
             plugins.insert(file.check.clone(), loaded);
         }
@@ -152,8 +156,9 @@ impl Environment {
                     &plugin.instance_schema,
                     plugin.init_config_schema.as_ref(),
                 );
-                errors.extend(report.errors.iter().cloned());
-                warnings.extend(report.warnings.iter().cloned());
+                // init_config findings repeat for every instance of a file.
+                extend_unique(&mut errors, &report.errors);
+                extend_unique(&mut warnings, &report.warnings);
                 resolved.errors = report.errors;
                 resolved.warnings = report.warnings;
             }
@@ -186,6 +191,14 @@ impl Environment {
             snapshots: self.snapshots.clone(),
         };
         Some(CheckInstance::new(plugin, spec, context))
+    }
+}
+
+fn extend_unique(list: &mut Vec<ConfigError>, new: &[ConfigError]) {
+    for item in new {
+        if !list.contains(item) {
+            list.push(item.clone());
+        }
     }
 }
 

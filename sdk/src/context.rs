@@ -1,12 +1,12 @@
 //! What a check uses during `run`: submission helpers that batch across
 //! the sandbox boundary, logging, metadata and the process query.
 
+use crate::Error;
 use crate::bindings::runner::check::host;
 use crate::bindings::runner::check::types::{
     AlertType, Event, EventPriority, LogLevel, Metric, MetricType, ProcessQuery, ProcessSnapshot,
     ServiceCheck, Status,
 };
-use crate::Error;
 
 /// Metrics are handed to the runner in batches of this size (and at the
 /// end of the run): one boundary crossing per batch, and a check that

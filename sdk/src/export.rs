@@ -27,9 +27,15 @@ pub fn info<C: Check>() -> CheckInfo {
 
 /// `configure` export: deserialise both configs and build the check.
 pub fn configure<C: Check>(init_config: String, instance: String) -> Result<(), String> {
+    // An empty `init_config:` in YAML is null: treat it as no keys.
+    let init_config = match init_config.trim() {
+        "" | "null" => "{}",
+        text => text,
+    };
     let init: C::InitConfig =
-        serde_json::from_str(&init_config).map_err(|e| format!("init_config: {e}"))?;
-    let config: C::Config = serde_json::from_str(&instance).map_err(|e| format!("instance: {e}"))?;
+        serde_json::from_str(init_config).map_err(|e| format!("init_config: {e}"))?;
+    let config: C::Config =
+        serde_json::from_str(&instance).map_err(|e| format!("instance: {e}"))?;
     let check = C::configure(init, config).map_err(|Error(message)| message)?;
     INSTANCE.with(|slot| *slot.borrow_mut() = Some(Box::new(check)));
     Ok(())
@@ -58,9 +64,13 @@ pub fn run<C: Check>() -> Result<(), String> {
 #[macro_export]
 macro_rules! export_check {
     ($check:ty) => {
+        // Only on wasm32: natively (unit tests of a check crate) the export
+        // names are not valid linker symbols.
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         struct __RunnerCheckExport;
 
+        #[cfg(target_arch = "wasm32")]
         impl $crate::bindings::exports::runner::check::check::Guest for __RunnerCheckExport {
             fn info() -> $crate::CheckInfo {
                 $crate::__private::info::<$check>()
@@ -76,6 +86,7 @@ macro_rules! export_check {
             }
         }
 
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_plugin!(__RunnerCheckExport with_types_in $crate::bindings);
     };
 }

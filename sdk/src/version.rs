@@ -42,7 +42,10 @@ mod tests {
     use super::metadata;
 
     fn get(entries: &[(String, String)], key: &str) -> Option<String> {
-        entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
     }
 
     #[test]

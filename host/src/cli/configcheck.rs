@@ -110,7 +110,7 @@ fn verbose_details(resolved: &ResolvedInstance) -> String {
         .unwrap(),
         None => out.push_str("Plugin: none (see Configuration errors)\n"),
     }
-    writeln!(out, "Interval: {}s", config.interval.as_secs()).unwrap();
+    writeln!(out, "Interval: {}s", config.interval.as_secs_f64()).unwrap();
     writeln!(out, "Limits: {}", describe_limits(&config.limits)).unwrap();
     let status = if resolved.errors.is_empty() {
         "valid"

@@ -142,7 +142,6 @@ impl Check for ProcessCheck {
 // The component exports only exist on wasm: their symbol names (e.g.
 // `runner:check/check@0.1.0#run`) are not valid in a native shared
 // library's version script, and native builds are for unit tests.
-#[cfg(target_arch = "wasm32")]
 runner_sdk::export_check!(ProcessCheck);
 
 #[cfg(test)]

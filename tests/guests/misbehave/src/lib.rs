@@ -10,6 +10,9 @@ use serde::Deserialize;
 enum Mode {
     /// Behave: one gauge and an OK service check.
     Ok,
+    /// Do nothing at all in `run` and submit nothing (measures the host's
+    /// own per-run overhead).
+    Idle,
     /// Spin forever (the time limit must stop it).
     Loop,
     /// Allocate without bound (the memory cap must stop it).
@@ -62,6 +65,7 @@ impl Check for Misbehave {
                 ctx.gauge("misbehave.runs", self.runs as f64, &[]);
                 ctx.service_check("misbehave.ok", Status::Ok, &[], "");
             }
+            Mode::Idle => {}
             Mode::Loop => {
                 let mut x: u64 = 0;
                 loop {
@@ -83,7 +87,10 @@ impl Check for Misbehave {
                 }
             }
             Mode::Stdout => loop {
-                println!("{}", "all work and no play makes jack a dull boy ".repeat(20));
+                println!(
+                    "{}",
+                    "all work and no play makes jack a dull boy ".repeat(20)
+                );
             },
             Mode::Panic => panic!("misbehave panicked on purpose (run {})", self.runs),
             Mode::Recurse => {

@@ -1,0 +1,231 @@
+//! Shared harness for the end-to-end tests: run the built `runner` binary
+//! in a temp directory, and spawn real processes that are killed when the
+//! test ends, pass or fail.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+/// A scratch directory with `conf.d/` and `checks.d/`, removed on drop.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
+        std::fs::create_dir_all(dir.path().join("checks.d")).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn conf_d(&self) -> PathBuf {
+        self.path().join("conf.d")
+    }
+
+    pub fn checks_d(&self) -> PathBuf {
+        self.path().join("checks.d")
+    }
+
+    /// Write a file under the workspace, creating parent folders.
+    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Run `runner <args>` with this workspace's conf.d and checks.d.
+    pub fn runner(&self, args: &[&str]) -> Output {
+        runner_command(self.path())
+            .args(args)
+            .arg("--conf-d")
+            .arg(self.conf_d())
+            .arg("--checks-d")
+            .arg(self.checks_d())
+            .output()
+            .expect("running the runner binary")
+    }
+
+    /// `runner check <name> --json <extra>`, parsed.
+    pub fn check_json(&self, name: &str, extra: &[&str]) -> (Value, Output) {
+        let mut args = vec!["check", name, "--json"];
+        args.extend_from_slice(extra);
+        let output = self.runner(&args);
+        let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "runner check {name} did not print JSON ({e}).\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (report, output)
+    }
+}
+
+/// A `runner` command in `dir`, with the test-wide plugin cache and quiet
+/// logs. No runner.yaml is read unless the test writes one into `dir`.
+pub fn runner_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+    command
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("RUNNER_CACHE_DIR", plugin_cache())
+        .stdin(Stdio::null());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("RUNNER_") && name != "RUNNER_CACHE_DIR" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Compiled plugins are cached here and shared by every test.
+pub fn plugin_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+}
+
+/// The test guests built by host/build.rs.
+pub fn test_guest(name: &str) -> PathBuf {
+    PathBuf::from(env!("RUNNER_TEST_GUEST_DIR")).join(format!("{name}.wasm"))
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Series of a `--json` report with this metric name.
+pub fn series<'a>(report: &'a Value, metric: &str) -> Vec<&'a Value> {
+    report["series"]
+        .as_array()
+        .expect("series array")
+        .iter()
+        .filter(|s| s["metric"] == metric)
+        .collect()
+}
+
+/// The last point's value of the only series with this name.
+pub fn value(report: &Value, metric: &str) -> f64 {
+    let found = series(report, metric);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one series {metric}, got {found:#?}"
+    );
+    let points = found[0]["points"].as_array().unwrap();
+    points.last().unwrap()[1].as_f64().unwrap()
+}
+
+/// Service checks of a `--json` report with this name.
+pub fn service_checks<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
+    report["service_checks"]
+        .as_array()
+        .expect("service_checks array")
+        .iter()
+        .filter(|s| s["check"] == name)
+        .collect()
+}
+
+pub fn tags(value: &Value) -> Vec<String> {
+    value["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Real processes with a unique name, killed on drop.
+pub struct Processes {
+    pub name: String,
+    pub children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Processes {
+    /// `count` copies of `sleep 600` whose process name is unique to this
+    /// call (a copy of the sleep binary under a fresh name), so checks can
+    /// match exactly them.
+    pub fn sleepers(count: usize) -> Self {
+        Self::spawn("/bin/sleep", &["600"], count)
+    }
+
+    /// `count` shells spinning in a busy loop, for CPU metrics.
+    pub fn spinners(count: usize) -> Self {
+        Self::spawn("/bin/sh", &["-c", "while :; do :; done"], count)
+    }
+
+    /// One shell (uniquely named) with `children` `sleep` children, in its
+    /// own process group so the whole tree is killed on drop.
+    pub fn tree(children: usize) -> Self {
+        let script = format!("{}wait", "sleep 600 & ".repeat(children));
+        Self::spawn("/bin/sh", &["-c", &script], 1)
+    }
+
+    fn spawn(binary: &str, args: &[&str], count: usize) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        // Process names are at most 15 characters (the kernel's comm).
+        let name = format!(
+            "rt{}x{}",
+            std::process::id() % 100_000,
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join(&name);
+        std::fs::copy(binary, &exe).unwrap();
+        let children = (0..count)
+            .map(|_| spawn_retrying(Command::new(&exe).args(args).process_group(0)))
+            .collect();
+        Self {
+            name,
+            children,
+            _dir: dir,
+        }
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+}
+
+/// Spawn, retrying on ETXTBSY: another test thread forking while our copy
+/// of the binary was still open for writing makes exec fail briefly.
+fn spawn_retrying(command: &mut Command) -> Child {
+    command.stdin(Stdio::null()).stdout(Stdio::null());
+    for _ in 0..50 {
+        match command.spawn() {
+            Ok(child) => return child,
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("spawning a test process: {e}"),
+        }
+    }
+    panic!("spawning a test process: text file busy for 1 s");
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            // Each child leads its own process group: kill the group, so
+            // grandchildren (see `tree`) go too.
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
