@@ -63,9 +63,9 @@ impl Environment {
     pub fn load(
         config_path: Option<&std::path::Path>,
         overrides: &Overrides,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, Box<ConfigError>> {
         let env = |name: &str| std::env::var(name).ok();
-        let mut runner = RunnerConfig::load(config_path, &env)?;
+        let mut runner = RunnerConfig::load(config_path, &env).map_err(Box::new)?;
         if let Some(dir) = &overrides.conf_d {
             runner.conf_d = dir.clone();
         }
@@ -76,7 +76,11 @@ impl Environment {
         let configs = config::load(&runner, &env);
         let catalog = Catalog::discover(&runner.checks_d);
         let sandbox = Sandbox::new(runner.cache_dir.clone())
-            .map_err(|e| ConfigError::new(format!("cannot start the WebAssembly engine: {e:#}")))?;
+            .map_err(|e| {
+                Box::new(ConfigError::new(format!(
+                    "cannot start the WebAssembly engine: {e:#}"
+                )))
+            })?;
         Ok(Self {
             runner,
             hostname,

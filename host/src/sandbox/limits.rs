@@ -45,7 +45,7 @@ impl fmt::Display for LimitHit {
 }
 
 fn humanize_duration(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
