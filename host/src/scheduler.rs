@@ -4,9 +4,10 @@
 //! itself: the Datadog Agent's shared worker pool lets slow checks starve
 //! the others, which users have long complained about. Within a task a
 //! run still going when the next is due makes that tick skipped, not
-//! queued (the Agent's rule). Instances sharing an interval are spread
-//! evenly over it, without randomness, so their start times do not pile
-//! up.
+//! queued (the Agent's rule). Checks sharing an interval are spread evenly
+//! over it, without randomness, so their start times do not pile up; the
+//! instances of one check start together, so they share one /proc
+//! snapshot refresh.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,19 +32,23 @@ pub struct Scheduled {
     pub collector: Collector,
 }
 
-/// The start offset of each instance within its interval: instances with
-/// the same interval are spaced `interval / n` apart, in ID order.
-pub fn offsets(instances: &[(String, Duration)]) -> BTreeMap<String, Duration> {
+/// The start offset of each group (check name) within an interval: the
+/// groups sharing an interval are spaced `interval / n` apart, in name
+/// order. Returns offsets keyed by (group, interval).
+pub fn offsets(groups: &[(String, Duration)]) -> BTreeMap<(String, Duration), Duration> {
     let mut by_interval: BTreeMap<Duration, Vec<&String>> = BTreeMap::new();
-    for (id, interval) in instances {
-        by_interval.entry(*interval).or_default().push(id);
+    for (group, interval) in groups {
+        let members = by_interval.entry(*interval).or_default();
+        if !members.contains(&group) {
+            members.push(group);
+        }
     }
     let mut offsets = BTreeMap::new();
-    for (interval, mut ids) in by_interval {
-        ids.sort();
-        let n = ids.len() as u32;
-        for (i, id) in ids.into_iter().enumerate() {
-            offsets.insert(id.clone(), interval * i as u32 / n);
+    for (interval, mut members) in by_interval {
+        members.sort();
+        let n = members.len() as u32;
+        for (i, group) in members.into_iter().enumerate() {
+            offsets.insert((group.clone(), interval), interval * i as u32 / n);
         }
     }
     offsets
@@ -58,13 +63,14 @@ pub async fn run(
     let starts = offsets(
         &instances
             .iter()
-            .map(|s| (s.config.id.clone(), s.config.interval))
+            .map(|s| (s.config.check.clone(), s.config.interval))
             .collect::<Vec<_>>(),
     );
     let origin = Instant::now();
     let mut tasks = JoinSet::new();
     for scheduled in instances {
-        let start = origin + starts[&scheduled.config.id];
+        let key = (scheduled.config.check.clone(), scheduled.config.interval);
+        let start = origin + starts[&key];
         tasks.spawn(run_instance(scheduled, start, sink.clone()));
     }
     shutdown.await;
@@ -91,17 +97,19 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn instances_sharing_an_interval_are_spread_evenly() {
+    fn checks_sharing_an_interval_are_spread_evenly() {
         let s = Duration::from_secs;
         let got = offsets(&[
-            ("c".into(), s(15)),
-            ("a".into(), s(15)),
-            ("b".into(), s(15)),
-            ("x".into(), s(60)),
+            ("nginx".into(), s(15)),
+            ("disk".into(), s(15)),
+            ("process".into(), s(15)),
+            ("process".into(), s(15)),
+            ("process".into(), s(60)),
         ]);
-        assert_eq!(got["a"], s(0));
-        assert_eq!(got["b"], s(5));
-        assert_eq!(got["c"], s(10));
-        assert_eq!(got["x"], s(0));
+        assert_eq!(got.len(), 4, "two process instances at 15 s share one slot");
+        assert_eq!(got[&("disk".into(), s(15))], s(0));
+        assert_eq!(got[&("nginx".into(), s(15))], s(5));
+        assert_eq!(got[&("process".into(), s(15))], s(10));
+        assert_eq!(got[&("process".into(), s(60))], s(0));
     }
 }
