@@ -14,7 +14,8 @@ fn no_env(_: &str) -> Option<String> {
     None
 }
 
-fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+/// An environment lookup over fixed pairs, for the loaders' `env` argument.
+pub(super) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
