@@ -75,12 +75,11 @@ impl Environment {
         let hostname = runner.hostname.clone().unwrap_or_default();
         let configs = config::load(&runner, &env);
         let catalog = Catalog::discover(&runner.checks_d);
-        let sandbox = Sandbox::new(runner.cache_dir.clone())
-            .map_err(|e| {
-                Box::new(ConfigError::new(format!(
-                    "cannot start the WebAssembly engine: {e:#}"
-                )))
-            })?;
+        let sandbox = Sandbox::new(runner.cache_dir.clone()).map_err(|e| {
+            Box::new(ConfigError::new(format!(
+                "cannot start the WebAssembly engine: {e:#}"
+            )))
+        })?;
         Ok(Self {
             runner,
             hostname,

@@ -1,0 +1,170 @@
+//! The bundled `process` check on this host's full process list, beyond
+//! the shared snapshot. The snapshot service is warmed once and never goes
+//! stale, so a run measures what each instance adds: the host-side query,
+//! copying the matched rows into the guest, the guest's own work, and
+//! `Collector::collect`. Goal: ≤ 1 ms per instance.
+//!
+//! Also measured, as context: the shared snapshot refresh itself
+//! (`ProcessSnapshot::read`, paid once per tick for all instances) and the
+//! host-side query alone.
+//!
+//! `cargo bench -p runner --bench process_run`
+//!
+//! `RUNNER_BENCH_EXTRA_PROCS=<n>` starts n extra `sleep` processes first,
+//! to see how the costs grow with a bigger process list.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use runner::collector::Collector;
+use runner::sandbox::Sandbox;
+use runner::snapshot::{ProcessQuery, ProcessSnapshot};
+
+/// Realistic instances: everything (worst case), one exact name, and a
+/// command-line regex (one pattern that matches, one that does not).
+const INSTANCES: &str = r#"
+init_config:
+instances:
+  - name: all
+    search_string: [All]
+    tags: [env:bench]
+  - name: sshd
+    search_string: [bench-sshd]
+    tags: [env:bench]
+  - name: sshd-regex
+    search_string: ['bench-sshd \d+$', 'java.*kafka\.Kafka']
+    exact_match: false
+    tags: [env:bench]
+"#;
+
+fn extra_processes() -> Vec<std::process::Child> {
+    let n: usize = std::env::var("RUNNER_BENCH_EXTRA_PROCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (0..n)
+        .map(|_| {
+            std::process::Command::new("sleep")
+                .arg("86400")
+                .spawn()
+                .expect("starting sleep")
+        })
+        .collect()
+}
+
+fn process_run(c: &mut Criterion) {
+    let scratch = tempfile::tempdir().unwrap();
+    let _sshd = common::NamedSleeper::start(scratch.path(), "bench-sshd");
+    let mut extra = extra_processes();
+    let rt = common::runtime();
+
+    // The shared refresh, as context.
+    let pids = ProcessSnapshot::read().unwrap().processes.len();
+    eprintln!("process snapshot: {pids} processes on this host");
+    let mut group = c.benchmark_group("snapshot");
+    group
+        .sample_size(20)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function(format!("refresh/{pids}_pids"), |b| {
+        b.iter(|| black_box(ProcessSnapshot::read().unwrap()))
+    });
+    group.finish();
+
+    let sandbox = Sandbox::new(None).unwrap();
+    let plugin = common::load(&rt, &sandbox, &common::process_file());
+    let configs = common::instances(scratch.path(), "process", INSTANCES);
+    let snapshots = common::fresh_snapshots();
+    // Warm the shared snapshot: every run below reuses it.
+    let snapshot = rt.block_on(snapshots.get()).unwrap();
+
+    let mut group = c.benchmark_group("process_run");
+    group
+        .sample_size(50)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    for config in &configs {
+        let name = config.name.as_deref().unwrap();
+        let mut instance = common::prepared(&rt, &plugin, config, &snapshots);
+        let mut collector = Collector::new(config, common::HOSTNAME, &[]);
+        // Set-up check (not timed): the run succeeds, and what it matched.
+        let outcome = rt.block_on(instance.run());
+        assert_eq!(outcome.result, Ok(()), "{name}: {}", outcome.output);
+        let matched = outcome
+            .submissions
+            .metrics
+            .iter()
+            .find(|m| m.name == "system.processes.number")
+            .map_or(0.0, |m| m.value);
+        let collected = collector.collect(&outcome);
+        eprintln!(
+            "process instance {name}: {matched} processes matched, {} metric samples",
+            collected.metric_samples
+        );
+        assert!(matched >= 1.0, "{name} matched no process");
+
+        group.bench_function(format!("{name}/run+collect"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let outcome = instance.run().await;
+                        black_box(collector.collect(&outcome));
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    assert_eq!(snapshots.refresh_count(), 1, "the snapshot went stale");
+    group.finish();
+
+    // The host-side selection alone (what `query-processes` does before
+    // copying rows into the guest), for the same three queries.
+    let queries = [
+        (
+            "all",
+            ProcessQuery {
+                all: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "sshd",
+            ProcessQuery {
+                names: vec!["bench-sshd".into()],
+                ..Default::default()
+            },
+        ),
+        (
+            "sshd-regex",
+            ProcessQuery {
+                cmdline_patterns: vec![r"bench-sshd \d+$".into(), r"java.*kafka\.Kafka".into()],
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut group = c.benchmark_group("snapshot_query");
+    group
+        .sample_size(50)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    for (name, query) in &queries {
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(snapshot.query(query).unwrap().len()))
+        });
+    }
+    group.finish();
+
+    for child in &mut extra {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+criterion_group!(benches, process_run);
+criterion_main!(benches);
