@@ -32,17 +32,11 @@ pub struct ResolvedInstance {
     pub config: InstanceConfig,
     /// None when the plugin is missing or failed to load.
     pub plugin: Option<Arc<LoadedPlugin>>,
-    /// Schema errors (and the plugin problem, if any): the instance will
-    /// not run.
+    /// Schema errors, or the plugin's problem when it is missing or
+    /// failed to load: the instance will not run.
     pub errors: Vec<ConfigError>,
     /// Unknown keys and other things that do not stop it.
     pub warnings: Vec<ConfigError>,
-}
-
-impl ResolvedInstance {
-    pub fn is_runnable(&self) -> bool {
-        self.plugin.is_some() && self.errors.is_empty()
-    }
 }
 
 /// The outcome of resolution.
@@ -118,6 +112,7 @@ impl Environment {
             .collect();
         warnings.extend(self.catalog.warnings.iter().map(ConfigError::new));
 
+        // Load each configured check's plugin once.
         let mut plugins: BTreeMap<String, Result<Arc<LoadedPlugin>, String>> = BTreeMap::new();
         for file in &files {
             if plugins.contains_key(&file.check) {
@@ -131,41 +126,49 @@ impl Environment {
                     .await
                     .map_err(|e| e.to_string()),
             };
-            if let Err(message) = &loaded {
+            plugins.insert(file.check.clone(), loaded);
+        }
+
+        let mut instances = Vec::new();
+        for file in &files {
+            let plugin = &plugins[&file.check];
+            if let Err(message) = plugin {
+                // Once per file that needs the plugin.
                 errors.push(
                     ConfigError::new(message.clone())
                         .with_check(file.check.clone())
                         .with_file(&file.path),
                 );
             }
-            plugins.insert(file.check.clone(), loaded);
-        }
-
-        let mut instances = Vec::new();
-        for config in files.iter().flat_map(|f| f.instances.iter()) {
-            let plugin = plugins
-                .get(&config.check)
-                .and_then(|p| p.as_ref().ok())
-                .cloned();
-            let mut resolved = ResolvedInstance {
-                config: config.clone(),
-                plugin: plugin.clone(),
-                errors: Vec::new(),
-                warnings: Vec::new(),
-            };
-            if let Some(plugin) = &plugin {
-                let report = config::validate_instance(
-                    config,
-                    &plugin.instance_schema,
-                    plugin.init_config_schema.as_ref(),
-                );
-                // init_config findings repeat for every instance of a file.
-                extend_unique(&mut errors, &report.errors);
-                extend_unique(&mut warnings, &report.warnings);
-                resolved.errors = report.errors;
-                resolved.warnings = report.warnings;
+            for config in &file.instances {
+                let mut resolved = ResolvedInstance {
+                    config: config.clone(),
+                    plugin: plugin.as_ref().ok().cloned(),
+                    errors: Vec::new(),
+                    warnings: Vec::new(),
+                };
+                match plugin {
+                    Ok(plugin) => {
+                        let report = config::validate_instance(
+                            config,
+                            &plugin.instance_schema,
+                            plugin.init_config_schema.as_ref(),
+                        );
+                        // init_config findings repeat for every instance of a file.
+                        extend_unique(&mut errors, &report.errors);
+                        extend_unique(&mut warnings, &report.warnings);
+                        resolved.errors = report.errors;
+                        resolved.warnings = report.warnings;
+                    }
+                    Err(message) => resolved.errors.push(
+                        ConfigError::new(message.clone())
+                            .with_check(config.check.clone())
+                            .with_file(&config.source)
+                            .with_instance(config.index),
+                    ),
+                }
+                instances.push(resolved);
             }
-            instances.push(resolved);
         }
         Resolution {
             files,
@@ -173,6 +176,32 @@ impl Environment {
             errors,
             warnings,
         }
+    }
+
+    /// Instantiate and configure every valid instance, so errors only the
+    /// check itself can see (mutually exclusive options, a bad regex) are
+    /// configuration errors too. Those instances get the error added and
+    /// are left out; the others come back ready to run.
+    pub async fn prepare(&self, resolution: &mut Resolution) -> Vec<(usize, CheckInstance)> {
+        let mut ready = Vec::new();
+        for (index, resolved) in resolution.instances.iter_mut().enumerate() {
+            let Some(mut instance) = self.instantiate(resolved) else {
+                continue;
+            };
+            match instance.prepare().await {
+                Ok(()) => ready.push((index, instance)),
+                Err(error) => {
+                    let config = &resolved.config;
+                    let error = ConfigError::new(error.to_string())
+                        .with_check(config.check.clone())
+                        .with_file(&config.source)
+                        .with_instance(config.index);
+                    resolution.errors.push(error.clone());
+                    resolved.errors.push(error);
+                }
+            }
+        }
+        ready
     }
 
     /// A runnable check instance for a resolved, valid instance.

@@ -21,8 +21,8 @@ pub struct CheckArgs {
     /// `checks.d/<name>.wasm`.
     pub name: String,
 
-    /// Run twice, one second apart, so rate and monotonic_count metrics
-    /// show (they need two samples).
+    /// Run at least twice (or --times), one second apart (or --pause), so
+    /// rate and monotonic_count metrics show: they need two samples.
     #[arg(short = 'r', long)]
     pub check_rate: bool,
 
@@ -148,6 +148,9 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     }
     report.series = merge_series(std::mem::take(&mut report.series));
 
+    if report.instances.is_empty() {
+        return 1; // nothing could run; the errors are above
+    }
     if args.json {
         println!(
             "{}",

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use clap::Args;
 
-use crate::config::{ConfigError, InstanceConfig, Limits, mask_secrets};
+use crate::config::{InstanceConfig, Limits, mask_secrets};
 use crate::resolve::{Environment, ResolvedInstance};
 
 #[derive(Debug, Args)]
@@ -26,22 +26,7 @@ pub struct ConfigcheckArgs {
 /// Run the verb; returns the process exit code.
 pub async fn execute(env: &Environment, args: &ConfigcheckArgs) -> i32 {
     let mut resolution = env.resolve(None).await;
-
-    // Ask each valid instance's check to configure itself.
-    for resolved in &mut resolution.instances {
-        let Some(mut instance) = env.instantiate(resolved) else {
-            continue;
-        };
-        if let Err(error) = instance.prepare().await {
-            let config = &resolved.config;
-            let error = ConfigError::new(error.to_string())
-                .with_check(config.check.clone())
-                .with_file(&config.source)
-                .with_instance(config.index);
-            resolution.errors.push(error.clone());
-            resolved.errors.push(error);
-        }
-    }
+    env.prepare(&mut resolution).await;
 
     let mut out = String::new();
     if !resolution.errors.is_empty() {

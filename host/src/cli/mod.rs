@@ -21,10 +21,10 @@ use crate::resolve::Overrides;
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, propagate_version = true)]
 #[command(after_help = "Examples:\n  \
-    runner run --conf-d examples/conf.d  run the example checks until Ctrl-C\n  \
-    runner configcheck -v             validate conf.d offline and show what each instance gets\n  \
-    runner check process              run the process check's instances once and print the results\n  \
-    runner check process --check-rate run twice, 1 s apart, so rates show too\n\n\
+    runner run --conf-d examples/conf.d   run the example checks on their intervals until Ctrl-C\n  \
+    runner configcheck -v                 validate conf.d offline; show what each instance gets\n  \
+    runner check process                  run the process check's instances once, print a table\n  \
+    runner check process --check-rate     run twice, 1 s apart, so rates show too\n\n\
     Settings come from runner.yaml (see --config) and RUNNER_* environment variables.")]
 pub struct Cli {
     #[command(flatten)]
@@ -78,8 +78,9 @@ pub enum Command {
     ///
     /// Each run's series, service checks and events are written to stdout
     /// as one JSON object per line; logs go to stderr. Instances with
-    /// configuration errors are skipped (and reported); a stuck or
-    /// crashing check never holds up the others.
+    /// configuration errors (those `runner configcheck` reports) are
+    /// skipped and logged; a stuck or crashing check never holds up the
+    /// others.
     Run(run::RunArgs),
     /// Run a check's instances now and print what they submit.
     ///

@@ -25,22 +25,23 @@ pub struct RunArgs {
 
 /// Run the verb; returns the process exit code.
 pub async fn execute(env: &Environment, args: &RunArgs) -> i32 {
-    let resolution = env.resolve(None).await;
+    let mut resolution = env.resolve(None).await;
+    let ready = env.prepare(&mut resolution).await;
     for error in &resolution.errors {
         tracing::error!("configuration error, instance skipped: {error}");
     }
     for warning in &resolution.warnings {
         tracing::warn!("{warning}");
     }
-    let instances: Vec<Scheduled> = resolution
-        .instances
-        .iter()
-        .filter_map(|resolved| {
-            Some(Scheduled {
-                instance: env.instantiate(resolved)?,
-                collector: Collector::new(&resolved.config, &env.hostname, &env.runner.tags),
-                config: resolved.config.clone(),
-            })
+    let instances: Vec<Scheduled> = ready
+        .into_iter()
+        .map(|(index, instance)| {
+            let config = &resolution.instances[index].config;
+            Scheduled {
+                instance,
+                collector: Collector::new(config, &env.hostname, &env.runner.tags),
+                config: config.clone(),
+            }
         })
         .collect();
     if instances.is_empty() {
