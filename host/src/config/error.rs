@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// field but `message` is optional so the same type serves runner.yaml,
 /// conf.d files, single instances and environment variables; `Display`
 /// prints whatever is known as one line, e.g.
-/// ``conf.d/process.d/conf.yaml: instance #0: key `pid`: expected integer, got string "abc"``.
+/// ``conf.d/process.d/conf.yaml: instance #0: key `pid`: expected integer or null, got string "abc"``.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// Check the problem belongs to, when known (conf.d files).

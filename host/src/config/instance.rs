@@ -283,7 +283,7 @@ fn string(
 /// JSON (keys sorted) of the instance followed by that of `init_config`.
 ///
 /// Stable across runs and key order, so the ID can name an instance in
-/// `status`, `check --instance-filter` and stored state.
+/// `runner check --instance`, logs and stored state.
 pub fn instance_id(
     check: &str,
     name: Option<&str>,

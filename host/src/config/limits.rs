@@ -28,8 +28,9 @@ pub struct Limits {
     /// Linear memory cap per instance, in MiB. Must be >= 1. Default: 64.
     #[serde(deserialize_with = "de_count_u64")]
     pub memory_mib: u64,
-    /// Metric samples one run may submit; extra samples are dropped and the
-    /// run is reported as a warning. Must be >= 1. Default: 10000.
+    /// Metric samples one run may submit. A run that submits more is
+    /// stopped and fails (the samples up to the limit are kept) and the
+    /// instance is rebuilt. Must be >= 1. Default: 10000.
     #[serde(deserialize_with = "de_count_usize")]
     pub max_metrics: usize,
     /// Captured stdout + stderr per run, in KiB; the rest is discarded.

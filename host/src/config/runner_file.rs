@@ -20,7 +20,8 @@ use super::yaml::{strip_position, syntax_error};
 /// file: `RUNNER_CONF_D`, `RUNNER_CHECKS_D`, `RUNNER_HOSTNAME`, `RUNNER_TAGS`
 /// (comma-separated), `RUNNER_CACHE_DIR`, `RUNNER_TIMEOUT`,
 /// `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`, `RUNNER_MAX_OUTPUT_KIB`; an
-/// empty variable counts as unset.
+/// empty variable counts as unset. (`RUNNER_CONFIG`, the file's path, is
+/// read by the command line as `--config`.)
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunnerConfig {

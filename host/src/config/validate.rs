@@ -314,6 +314,35 @@ fn describe(
         ValidationErrorKind::Format { format } => {
             err(format!("expected a valid {format}, got {}", shown()))
         }
+        // `additionalProperties: false` on an object without `properties`
+        // (e.g. the SDK's `NoInitConfig`) is reported this way, at the
+        // object itself: its keys are unknown keys, not errors.
+        ValidationErrorKind::FalseSchema
+            if error
+                .schema_path()
+                .as_str()
+                .ends_with("/additionalProperties") =>
+        {
+            if path.is_empty() && root_unknowns_reported {
+                return;
+            }
+            let shape = Shape::at(root, &segments);
+            if let Value::Object(map) = value {
+                for name in map.keys().filter(|k| !shape.allows(k)) {
+                    let full = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    out.push(unknown_key(
+                        full,
+                        name,
+                        shape.props.iter().map(String::as_str),
+                    ));
+                }
+            }
+            return;
+        }
         ValidationErrorKind::FalseSchema => err("this key is not allowed".to_string()),
         ValidationErrorKind::Not { .. } => err(format!("the value {} is not allowed", shown())),
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
