@@ -88,5 +88,10 @@ macro_rules! export_check {
 
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_plugin!(__RunnerCheckExport with_types_in $crate::bindings);
+
+        // Natively the check type is still "used", so unit tests of a
+        // check crate build without dead-code warnings.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::CheckInfo = $crate::__private::info::<$check>;
     };
 }

@@ -17,8 +17,6 @@
 //! struct Config {
 //!     /// Who to greet; becomes the `who:` tag.
 //!     who: String,
-//!     #[serde(default)]
-//!     tags: Vec<String>,
 //! }
 //!
 //! struct Hello {
@@ -41,8 +39,8 @@
 //!
 //!     fn run(&mut self, ctx: &mut Context) -> Result<(), Error> {
 //!         self.runs += 1;
-//!         let mut tags = vec![format!("who:{}", self.config.who)];
-//!         tags.extend(self.config.tags.iter().cloned());
+//!         // The runner adds the instance's `tags`, `service:` and host tags.
+//!         let tags = vec![format!("who:{}", self.config.who)];
 //!         ctx.gauge("hello.runs", self.runs as f64, &tags);
 //!         ctx.monotonic_count("hello.greetings", self.runs as f64, &tags);
 //!         ctx.service_check("hello.can_greet", Status::Ok, &tags, "");
@@ -57,9 +55,9 @@
 //! must have `crate-type = ["cdylib"]`) and copy
 //! `target/wasm32-wasip2/release/<crate>.wasm` to `checks.d/hello.wasm`.
 //!
-//! Checks run in a sandbox: no filesystem, no environment, no network
-//! unless granted, a wall-time limit, a memory cap and a cap on the
-//! samples of one run. What a check needs from the machine (processes) it
+//! Checks run in a sandbox: no filesystem, no environment, no network, a
+//! wall-time limit, a memory cap and caps on the samples and output of one
+//! run. What a check needs from the machine (processes) it
 //! asks the runner for with [`Context::processes`].
 
 pub mod bindings;
@@ -98,7 +96,8 @@ pub trait Check: Sized + 'static {
     /// The check's version (semver).
     const VERSION: &'static str;
     /// Config keys whose values name network endpoints the check will
-    /// connect to; the runner grants network access to those only.
+    /// connect to, so the runner can grant network access to exactly
+    /// those (checks have no network access in this version).
     const ENDPOINT_KEYS: &'static [&'static str] = &[];
 
     /// Build an instance from its configuration. An error is shown to the
@@ -111,12 +110,13 @@ pub trait Check: Sized + 'static {
 }
 
 /// `init_config` for checks that take none: an empty mapping. Keys in it
-/// are reported by the runner as unknown.
+/// are reported by `runner configcheck` as unknown.
 #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NoInitConfig {}
 
 /// An error returned by a check: a message for the person reading
-/// `runner check` or `runner status`.
+/// `runner check` or the logs of `runner run`.
 ///
 /// Any `Display` error converts into it, so `?` works on I/O, parse and
 /// serde errors alike.

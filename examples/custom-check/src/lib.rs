@@ -18,9 +18,8 @@ struct Config {
     /// Zombies above this many make `process_states.zombies` WARNING.
     #[serde(default = "default_max_zombies")]
     max_zombies: u32,
-    /// Tags added to everything this instance submits.
-    #[serde(default)]
-    tags: Vec<String>,
+    // No `tags` field: the runner adds the instance's `tags` (and
+    // `service:` and host tags) to everything the check submits.
 }
 
 fn default_max_zombies() -> u32 {
@@ -65,9 +64,11 @@ impl Check for ProcessStates {
                 .iter()
                 .filter(|p| p.state == *letter)
                 .count();
-            let mut tags = vec![format!("state:{name}")];
-            tags.extend(self.config.tags.iter().cloned());
-            ctx.gauge("process_states.count", count as f64, &tags);
+            ctx.gauge(
+                "process_states.count",
+                count as f64,
+                &[format!("state:{name}")],
+            );
         }
         let zombies = snapshot.processes.iter().filter(|p| p.state == "Z").count() as u32;
         let (status, message) = if zombies > self.config.max_zombies {
@@ -81,12 +82,7 @@ impl Check for ProcessStates {
         } else {
             (Status::Ok, String::new())
         };
-        ctx.service_check(
-            "process_states.zombies",
-            status,
-            &self.config.tags,
-            &message,
-        );
+        ctx.service_check("process_states.zombies", status, &[], &message);
         Ok(())
     }
 }

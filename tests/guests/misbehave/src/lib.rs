@@ -1,9 +1,6 @@
 //! A check that misbehaves on purpose, chosen by its `mode`, so the tests
 //! can prove that the sandbox contains each failure.
 
-// Natively (cargo test --workspace) the export is compiled out.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 use runner_sdk::{Check, Context, Error, NoInitConfig, Status};
 use schemars::JsonSchema;
 use serde::Deserialize;
