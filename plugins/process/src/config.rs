@@ -65,9 +65,10 @@ pub struct Config {
     /// and `pid_file`.
     #[serde(default)]
     pub pid: Option<u32>,
-    /// Select the process whose pid is the first integer in this file. An
-    /// unreadable file counts as no process running (`process.up` is
-    /// CRITICAL). Exclusive with `search_string` and `pid`.
+    /// Select the process whose pid is the first integer in this file. A
+    /// file that cannot be read or holds no pid counts as no process
+    /// running (`process.up` is CRITICAL, with the reason in its message).
+    /// Exclusive with `search_string` and `pid`.
     #[serde(default)]
     pub pid_file: Option<String>,
     /// `true`: a `search_string` entry must equal the process name.
@@ -107,8 +108,33 @@ pub struct Config {
     pub use_oneshot: Option<bool>,
 }
 
+#[cfg(test)]
+mod regex_tests {
+    use super::*;
+
+    fn config(search: &str) -> Config {
+        runner_sdk::serde_json::from_value(runner_sdk::serde_json::json!({
+            "name": "x", "search_string": [search], "exact_match": false
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn invalid_patterns_are_configuration_errors() {
+        let error = Settings::new(config("nginx: (worker")).unwrap_err();
+        assert_eq!(
+            error,
+            "`search_string` entry `nginx: (worker` is not a valid regular expression \
+             (exact_match is false): unclosed group"
+        );
+        assert!(Settings::new(config(r"nginx: (worker|master)\s")).is_ok());
+    }
+}
+
 /// Bounds `[low, high]` (inclusive) on the number of matched processes.
+/// Other keys are reported by `runner configcheck` as unknown.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Thresholds {
     /// `process.up` is WARNING when the count is outside `[low, high]`.
     /// Default `[1, infinity]`.
@@ -213,6 +239,19 @@ impl Settings {
             } else if config.exact_match {
                 query.names = search;
             } else {
+                for pattern in &search {
+                    regex_syntax::Parser::new().parse(pattern).map_err(|e| {
+                        // The parser's message draws the pattern over
+                        // several lines; its last line says what is wrong.
+                        let text = e.to_string();
+                        let reason = text.lines().last().unwrap_or_default();
+                        format!(
+                            "`search_string` entry `{pattern}` is not a valid regular expression \
+                             (exact_match is false): {}",
+                            reason.trim_start_matches("error: ")
+                        )
+                    })?;
+                }
                 query.cmdline_patterns = search;
             }
         } else if let Some(pid) = config.pid {
