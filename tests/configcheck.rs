@@ -185,7 +185,17 @@ fn a_clean_conf_d_exits_zero_and_unknown_keys_alone_are_only_warnings() {
     ws.write(
         "conf.d/process.d/conf.yaml",
         "instances:\n  - name: web\n    search_string: [nginx]\n    min_collection_interval: 30\n    \
-         limits: {timeout: 2}\n    bogus_key: 1\n",
+         limits: {timeout: 2}\n    bogus_key: 1\n    thresholds: {warnng: [1, 2]}\n",
+    );
+    // A check without init_config (the SDK's NoInitConfig) reports its keys.
+    std::fs::copy(
+        test_guest("misbehave"),
+        ws.checks_d().join("misbehave.wasm"),
+    )
+    .unwrap();
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "init_config:\n  foo: 1\ninstances:\n  - {mode: ok}\n",
     );
     let output = configcheck(&ws, true);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
@@ -194,6 +204,14 @@ fn a_clean_conf_d_exits_zero_and_unknown_keys_alone_are_only_warnings() {
     assert!(out.contains("Interval: 30s\n"), "{out}");
     assert!(out.contains("Limits: timeout 2s, memory 64 MiB,"), "{out}");
     assert!(out.contains("key `bogus_key`: unknown key"), "{out}");
+    assert!(
+        out.contains("key `thresholds.warnng`: unknown key; the check does not use it (fix: did you mean `warning`?)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("misbehave: conf.d/misbehave.yaml: key `init_config.foo`: unknown key"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -205,7 +223,8 @@ fn wrong_types_missing_keys_check_rules_and_missing_plugins_are_errors() {
          \x20 - {name: typed, pid: abc}\n\
          \x20 - {search_string: [x]}\n\
          \x20 - {name: neither}\n\
-         \x20 - {name: bad-interval, search_string: [x], min_collection_interval: 0}\n",
+         \x20 - {name: bad-interval, search_string: [x], min_collection_interval: 0}\n\
+         \x20 - {name: bad-regex, search_string: ['(x'], exact_match: false}\n",
     );
     ws.write("conf.d/nosuch.yaml", "instances:\n  - {}\n");
     let output = configcheck(&ws, false);
@@ -234,6 +253,13 @@ fn wrong_types_missing_keys_check_rules_and_missing_plugins_are_errors() {
     );
     assert!(
         has("process: conf.d/process.d/conf.yaml: instance #3: key `min_collection_interval`:"),
+        "{out}"
+    );
+    assert!(
+        has(
+            "process: conf.d/process.d/conf.yaml: instance #4: configuration rejected by the check: \
+             `search_string` entry `(x` is not a valid regular expression (exact_match is false): unclosed group"
+        ),
         "{out}"
     );
     assert!(
