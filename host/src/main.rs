@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use clap::Parser;
 use runner::cli::{Cli, Command, check, configcheck, run};
 use runner::resolve::Environment;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 /// Log filter when neither --log-level nor RUST_LOG is given: the runner's
 /// warnings, and what checks log at info and above.
@@ -38,19 +39,26 @@ async fn dispatch(cli: Cli) -> i32 {
     }
 }
 
+/// `target=level` directives, comma-separated, as in RUST_LOG. A plain
+/// target filter: no regex engine on the logging path.
 fn init_logging(level: Option<&str>) {
-    let filter = match level {
-        Some(level) => EnvFilter::try_new(level).unwrap_or_else(|e| {
-            eprintln!("Error: invalid --log-level `{level}`: {e}");
-            std::process::exit(2);
-        }),
-        None => {
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER))
-        }
+    let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+    let (directives, source) = match (level, &from_env) {
+        (Some(level), _) => (level, "--log-level"),
+        (None, Some(env)) => (env.as_str(), "RUST_LOG"),
+        (None, None) => (DEFAULT_LOG_FILTER, "the default log filter"),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let filter: Targets = directives.parse().unwrap_or_else(|e| {
+        eprintln!(
+            "Error: invalid {source} `{directives}`: {e} (expected e.g. `info` or `warn,check=debug`)"
+        );
+        std::process::exit(2);
+    });
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal());
+    tracing_subscriber::registry()
+        .with(output)
+        .with(filter)
         .init();
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use regex::Regex;
 
@@ -85,6 +86,30 @@ impl fmt::Display for QueryError {
 // as `source()` (that would print it twice in error chains).
 impl std::error::Error for QueryError {}
 
+/// Compiled patterns, shared by every query: instances run the same
+/// queries every interval, and compiling a regex costs far more (hundreds
+/// of µs) than matching it against every command line. Bounded, because
+/// patterns come from guests: when full, it starts over.
+static COMPILED: Mutex<Option<HashMap<String, Regex>>> = Mutex::new(None);
+const COMPILED_MAX: usize = 256;
+
+fn compiled(pattern: &str) -> Result<Regex, QueryError> {
+    let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(regex) = cache.get(pattern) {
+        return Ok(regex.clone());
+    }
+    let regex = Regex::new(pattern).map_err(|error| QueryError::InvalidPattern {
+        pattern: pattern.to_string(),
+        error,
+    })?;
+    if cache.len() >= COMPILED_MAX {
+        cache.clear();
+    }
+    cache.insert(pattern.to_string(), regex.clone());
+    Ok(regex)
+}
+
 /// Runs `q` over `snapshot`: the selected rows, sorted by pid, no duplicates.
 pub(super) fn run<'a>(
     snapshot: &'a ProcessSnapshot,
@@ -94,12 +119,7 @@ pub(super) fn run<'a>(
     let patterns = q
         .cmdline_patterns
         .iter()
-        .map(|pattern| {
-            Regex::new(pattern).map_err(|error| QueryError::InvalidPattern {
-                pattern: pattern.clone(),
-                error,
-            })
-        })
+        .map(|pattern| compiled(pattern))
         .collect::<Result<Vec<_>, _>>()?;
     let pid_from_file = q.pid_file.as_deref().map(read_pid_file).transpose()?;
 
