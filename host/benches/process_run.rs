@@ -87,6 +87,7 @@ fn process_run(c: &mut Criterion) {
         .sample_size(50)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
+    let mut last_outcome = None;
     for config in &configs {
         let name = config.name.as_deref().unwrap();
         let mut instance = common::prepared(&rt, &plugin, config, &snapshots);
@@ -119,8 +120,16 @@ fn process_run(c: &mut Criterion) {
                 })
             })
         });
+        last_outcome = Some((config, outcome));
     }
     assert_eq!(snapshots.refresh_count(), 1, "the snapshot went stale");
+    // The collector's share: every instance submits the same 22 samples.
+    let (config, outcome) = last_outcome.unwrap();
+    let mut collector = Collector::new(config, common::HOSTNAME, &[]);
+    let samples = outcome.submissions.metrics.len();
+    group.bench_function(format!("collect_only/{samples}_samples"), |b| {
+        b.iter(|| black_box(collector.collect(&outcome)))
+    });
     group.finish();
 
     // The host-side selection alone (what `query-processes` does before
