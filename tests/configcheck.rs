@@ -27,16 +27,8 @@ fn configcheck(ws: &Workspace, verbose: bool) -> Output {
 }
 
 fn every_rule(ws: &Workspace) {
-    std::fs::copy(
-        test_guest("misbehave"),
-        ws.checks_d().join("misbehave.wasm"),
-    )
-    .unwrap();
-    std::fs::copy(
-        test_guest("misbehave"),
-        ws.checks_d().join("defaulted.wasm"),
-    )
-    .unwrap();
+    ws.install_misbehave("misbehave");
+    ws.install_misbehave("defaulted");
     // Folder form, two files; a typo'd key and a secret.
     ws.write(
         "conf.d/process.d/conf.yaml",
@@ -188,11 +180,7 @@ fn a_clean_conf_d_exits_zero_and_unknown_keys_alone_are_only_warnings() {
          limits: {timeout: 2}\n    bogus_key: 1\n    thresholds: {warnng: [1, 2]}\n",
     );
     // A check without init_config (the SDK's NoInitConfig) reports its keys.
-    std::fs::copy(
-        test_guest("misbehave"),
-        ws.checks_d().join("misbehave.wasm"),
-    )
-    .unwrap();
+    ws.install_misbehave("misbehave");
     ws.write(
         "conf.d/misbehave.yaml",
         "init_config:\n  foo: 1\ninstances:\n  - {mode: ok}\n",

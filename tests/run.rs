@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{Workspace, stderr, test_guest};
+use common::{Workspace, stderr};
 use serde_json::Value;
 
 fn lines_of(stdout: &[u8], instance_prefix: &str) -> Vec<Value> {
@@ -20,11 +20,7 @@ fn lines_of(stdout: &[u8], instance_prefix: &str) -> Vec<Value> {
 #[test]
 fn runs_every_instance_on_its_interval_and_a_stuck_one_holds_up_nobody() {
     let ws = Workspace::new();
-    std::fs::copy(
-        test_guest("misbehave"),
-        ws.checks_d().join("misbehave.wasm"),
-    )
-    .unwrap();
+    ws.install_misbehave("misbehave");
     ws.write(
         "conf.d/misbehave.yaml",
         "instances:\n\

@@ -6,16 +6,8 @@
 
 mod common;
 
-use common::{Workspace, series, stderr, test_guest};
+use common::{Workspace, series, stderr};
 use serde_json::Value;
-
-fn with_misbehave(ws: &Workspace, as_name: &str) {
-    std::fs::copy(
-        test_guest("misbehave"),
-        ws.checks_d().join(format!("{as_name}.wasm")),
-    )
-    .unwrap();
-}
 
 fn instance<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["instances"]
@@ -41,7 +33,7 @@ fn error_of(report: &Value, name: &str) -> String {
 #[test]
 fn every_misbehaviour_fails_its_own_run_and_the_good_instance_succeeds() {
     let ws = Workspace::new();
-    with_misbehave(&ws, "misbehave");
+    ws.install_misbehave("misbehave");
     ws.write(
         "conf.d/misbehave.yaml",
         "instances:\n\
@@ -114,7 +106,7 @@ fn every_misbehaviour_fails_its_own_run_and_the_good_instance_succeeds() {
 #[test]
 fn a_trapped_instance_is_rebuilt_while_a_failing_one_keeps_its_state() {
     let ws = Workspace::new();
-    with_misbehave(&ws, "misbehave");
+    ws.install_misbehave("misbehave");
     ws.write(
         "conf.d/misbehave.yaml",
         "instances:\n\
@@ -182,7 +174,7 @@ fn files_that_are_not_check_components_are_refused_with_the_reason() {
 #[test]
 fn a_drop_in_file_overrides_the_bundled_check_of_the_same_name() {
     let ws = Workspace::new();
-    with_misbehave(&ws, "process");
+    ws.install_misbehave("process");
     ws.write("conf.d/process.yaml", "instances:\n  - {mode: ok}\n");
     let (report, output) = ws.check_json("process", &[]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -51,18 +51,13 @@ fn empty_run(c: &mut Criterion) {
     assert!(collected.series.is_empty() && collected.service_checks.is_empty());
 
     // The goal: run + collect.
-    group.bench_function("idle/run+collect", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let outcome = instance.run().await;
-                    black_box(collector.collect(&outcome));
-                }
-                start.elapsed()
-            })
-        })
-    });
+    common::bench_run_and_collect(
+        &mut group,
+        "idle/run+collect",
+        &rt,
+        &mut instance,
+        &mut collector,
+    );
 
     // The two halves, to see which one dominates.
     group.bench_function("idle/run", |b| {
@@ -86,18 +81,13 @@ fn empty_run(c: &mut Criterion) {
     let outcome = rt.block_on(instance.run());
     assert_eq!(outcome.result, Ok(()), "ok run failed: {}", outcome.output);
     assert_eq!(collector.collect(&outcome).series.len(), 1);
-    group.bench_function("ok_1_gauge_1_service_check/run+collect", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let outcome = instance.run().await;
-                    black_box(collector.collect(&outcome));
-                }
-                start.elapsed()
-            })
-        })
-    });
+    common::bench_run_and_collect(
+        &mut group,
+        "ok_1_gauge_1_service_check/run+collect",
+        &rt,
+        &mut instance,
+        &mut collector,
+    );
     group.finish();
 }
 

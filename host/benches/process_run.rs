@@ -16,7 +16,7 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use runner::collector::Collector;
@@ -108,18 +108,13 @@ fn process_run(c: &mut Criterion) {
         );
         assert!(matched >= 1.0, "{name} matched no process");
 
-        group.bench_function(format!("{name}/run+collect"), |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let outcome = instance.run().await;
-                        black_box(collector.collect(&outcome));
-                    }
-                    start.elapsed()
-                })
-            })
-        });
+        common::bench_run_and_collect(
+            &mut group,
+            &format!("{name}/run+collect"),
+            &rt,
+            &mut instance,
+            &mut collector,
+        );
         last_outcome = Some((config, outcome));
     }
     assert_eq!(snapshots.refresh_count(), 1, "the snapshot went stale");

@@ -44,6 +44,12 @@ impl Workspace {
         path
     }
 
+    /// Install the misbehaving test guest as `checks.d/<as_check>.wasm`.
+    pub fn install_misbehave(&self, as_check: &str) {
+        let target = self.checks_d().join(format!("{as_check}.wasm"));
+        std::fs::copy(test_guest("misbehave"), target).unwrap();
+    }
+
     /// Run `runner <args>` with this workspace's conf.d and checks.d.
     pub fn runner(&self, args: &[&str]) -> Output {
         runner_command(self.path())

@@ -3,11 +3,16 @@
 
 #![allow(dead_code)] // each bench uses a different part of this module
 
+use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use criterion::BenchmarkGroup;
+use criterion::measurement::WallTime;
 
 use runner::catalog::{Catalog, PluginFile};
+use runner::collector::Collector;
 use runner::config::{InstanceConfig, load_conf_d};
 use runner::sandbox::{CheckInstance, HostContext, InstanceSpec, LoadedPlugin, Sandbox};
 use runner::snapshot::SnapshotService;
@@ -139,4 +144,27 @@ impl Drop for NamedSleeper {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Benchmark one scheduled run as the scheduler does it: `instance.run()`
+/// then `collector.collect(..)`, per iteration.
+pub fn bench_run_and_collect(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    rt: &tokio::runtime::Runtime,
+    instance: &mut CheckInstance,
+    collector: &mut Collector,
+) {
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let outcome = instance.run().await;
+                    black_box(collector.collect(&outcome));
+                }
+                start.elapsed()
+            })
+        })
+    });
 }

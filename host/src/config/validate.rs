@@ -179,6 +179,30 @@ fn unknown_key<'a>(
     }
 }
 
+/// Unknown-key warnings for `names` found in the object at `segments`
+/// (`path` is its dotted key path), with suggestions from its schema.
+fn unknown_keys<'a>(
+    root: &Value,
+    segments: &[LocationSegment<'_>],
+    path: &str,
+    names: impl Iterator<Item = &'a String>,
+    out: &mut Vec<Finding>,
+) {
+    let shape = Shape::at(root, segments);
+    for name in names {
+        let full = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}.{name}")
+        };
+        out.push(unknown_key(
+            full,
+            name,
+            shape.props.iter().map(String::as_str),
+        ));
+    }
+}
+
 /// Dotted key path of an instance location (`servers[0].port`).
 fn key_path<'a>(segments: impl IntoIterator<Item = LocationSegment<'a>>) -> String {
     let mut out = String::new();
@@ -247,21 +271,8 @@ fn describe(
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            if path.is_empty() && root_unknowns_reported {
-                return; // already reported as unknown keys
-            }
-            let shape = Shape::at(root, &segments);
-            for name in unexpected {
-                let full = if path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{path}.{name}")
-                };
-                out.push(unknown_key(
-                    full,
-                    name,
-                    shape.props.iter().map(String::as_str),
-                ));
+            if !(path.is_empty() && root_unknowns_reported) {
+                unknown_keys(root, &segments, &path, unexpected.iter(), out);
             }
             return;
         }
@@ -323,23 +334,11 @@ fn describe(
                 .as_str()
                 .ends_with("/additionalProperties") =>
         {
-            if path.is_empty() && root_unknowns_reported {
-                return;
-            }
-            let shape = Shape::at(root, &segments);
-            if let Value::Object(map) = value {
-                for name in map.keys().filter(|k| !shape.allows(k)) {
-                    let full = if path.is_empty() {
-                        name.clone()
-                    } else {
-                        format!("{path}.{name}")
-                    };
-                    out.push(unknown_key(
-                        full,
-                        name,
-                        shape.props.iter().map(String::as_str),
-                    ));
-                }
+            if let (Value::Object(map), false) = (value, path.is_empty() && root_unknowns_reported)
+            {
+                let shape = Shape::at(root, &segments);
+                let unexpected = map.keys().filter(|k| !shape.allows(k));
+                unknown_keys(root, &segments, &path, unexpected, out);
             }
             return;
         }
