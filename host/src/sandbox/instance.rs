@@ -108,10 +108,6 @@ impl CheckInstance {
         &self.spec.id
     }
 
-    pub fn spec(&self) -> &InstanceSpec {
-        &self.spec
-    }
-
     pub fn plugin(&self) -> &Arc<LoadedPlugin> {
         &self.plugin
     }

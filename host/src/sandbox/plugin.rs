@@ -12,6 +12,7 @@ use super::bindings::{Plugin, PluginPre};
 use super::host_api::{CheckInfo, HostContext, HostState};
 use super::{Sandbox, cache};
 use crate::catalog::{PluginFile, PluginSource};
+use crate::config::parse_schema;
 use crate::snapshot::SnapshotService;
 
 /// The WIT package this runner implements, for error messages.
@@ -81,13 +82,13 @@ impl Sandbox {
             .await
             .map_err(|e| fail(format!("its `info` export failed: {e:#}")))?;
         let instance_schema = parse_schema(&info.instance_schema)
-            .map_err(|e| fail(format!("its instance schema is not valid JSON: {e}")))?;
+            .map_err(|e| fail(format!("its instance schema is unusable: {e}")))?;
         let init_config_schema = if info.init_config_schema.trim().is_empty() {
             None
         } else {
             Some(
                 parse_schema(&info.init_config_schema)
-                    .map_err(|e| fail(format!("its init_config schema is not valid JSON: {e}")))?,
+                    .map_err(|e| fail(format!("its init_config schema is unusable: {e}")))?,
             )
         };
         Ok(Arc::new(LoadedPlugin {
@@ -100,10 +101,6 @@ impl Sandbox {
             pre,
         }))
     }
-}
-
-fn parse_schema(text: &str) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::from_str(text)
 }
 
 /// Say what the bytes are when they are not a component, in words that
