@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::aggregator::{Aggregator, MetricType, Sample, Series};
-use crate::config::InstanceConfig;
+use crate::config::{InstanceConfig, MetricPatterns};
 use crate::sandbox::RunOutcome;
 use crate::sandbox::host_api::{self as wit, AlertType, EventPriority, Status};
 
@@ -65,11 +65,37 @@ pub struct Collected {
     pub metric_samples: usize,
 }
 
-/// Per-instance state between runs: the aggregator and the tags to add.
+/// Tag names Datadog calls generic: with `disable_generic_tags`, a check's
+/// tags with these names become `<check>_<name>` (integrations-core's
+/// `GENERIC_TAGS`).
+const GENERIC_TAGS: &[&str] = &[
+    "cluster_name",
+    "clustername",
+    "cluster",
+    "clusterid",
+    "cluster_id",
+    "env",
+    "host_name",
+    "hostname",
+    "host",
+    "service",
+    "version",
+];
+
+/// Per-instance state between runs: the aggregator, the tags to add and
+/// the metric filters — the generic options every check gets, applied here
+/// so no check has to implement them.
 pub struct Collector {
     aggregator: Aggregator,
-    /// Instance tags, `service:<service>` and host tags.
-    extra_tags: Vec<String>,
+    /// `disable_generic_tags`: the check's name, for renaming generic tags.
+    degeneralise_for: Option<String>,
+    /// Instance tags (already renamed when `disable_generic_tags`).
+    instance_tags: Vec<String>,
+    /// `service:<service>` and host tags: added by the runner, as the
+    /// Agent does, never renamed.
+    runner_tags: Vec<String>,
+    /// `metric_patterns`.
+    patterns: MetricPatterns,
     /// None with `empty_default_hostname`.
     hostname: Option<String>,
     interval_secs: u64,
@@ -77,14 +103,25 @@ pub struct Collector {
 
 impl Collector {
     pub fn new(instance: &InstanceConfig, hostname: &str, host_tags: &[String]) -> Self {
-        let mut extra_tags = instance.tags.clone();
+        let degeneralise_for = instance
+            .disable_generic_tags
+            .then(|| instance.check.clone());
+        let instance_tags = instance
+            .tags
+            .iter()
+            .map(|t| degeneralise(degeneralise_for.as_deref(), t))
+            .collect();
+        let mut runner_tags = Vec::new();
         if let Some(service) = &instance.service {
-            extra_tags.push(format!("service:{service}"));
+            runner_tags.push(format!("service:{service}"));
         }
-        extra_tags.extend(host_tags.iter().cloned());
+        runner_tags.extend(host_tags.iter().cloned());
         Self {
             aggregator: Aggregator::new(),
-            extra_tags,
+            degeneralise_for,
+            instance_tags,
+            runner_tags,
+            patterns: instance.metric_patterns.clone(),
             hostname: (!instance.empty_default_hostname).then(|| hostname.to_string()),
             interval_secs: instance.interval.as_secs().max(1),
         }
@@ -95,7 +132,14 @@ impl Collector {
     pub fn collect(&mut self, outcome: &RunOutcome) -> Collected {
         let timestamp = unix_seconds(outcome.started_at);
         let submissions = &outcome.submissions;
+        // As in the Agent, filtered metrics never reach the aggregator
+        // and are not counted as samples.
+        let mut metric_samples = 0;
         for metric in &submissions.metrics {
+            if !self.patterns.allows(&metric.name) {
+                continue;
+            }
+            metric_samples += 1;
             self.aggregator.add(Sample {
                 name: metric.name.clone(),
                 kind: metric_type(metric.kind),
@@ -144,7 +188,7 @@ impl Collector {
             service_checks,
             events,
             metadata: submissions.metadata.clone(),
-            metric_samples: submissions.metrics.len(),
+            metric_samples,
         }
     }
 
@@ -155,7 +199,11 @@ impl Collector {
     }
 
     fn tags(&self, own: &[String]) -> Vec<String> {
-        own.iter().chain(&self.extra_tags).cloned().collect()
+        own.iter()
+            .map(|t| degeneralise(self.degeneralise_for.as_deref(), t))
+            .chain(self.instance_tags.iter().cloned())
+            .chain(self.runner_tags.iter().cloned())
+            .collect()
     }
 
     /// A sample's own hostname wins (an empty one means none); otherwise
@@ -166,6 +214,24 @@ impl Collector {
             Some(host) => Some(host.clone()),
             None => self.hostname.clone(),
         }
+    }
+}
+
+/// `host:x` → `<check>_host:x` for a generic tag name, when renaming is on.
+fn degeneralise(check: Option<&str>, tag: &str) -> String {
+    let Some(check) = check else {
+        return tag.to_string();
+    };
+    let (name, value) = match tag.split_once(':') {
+        Some((name, value)) => (name, Some(value)),
+        None => (tag, None),
+    };
+    if !GENERIC_TAGS.contains(&name) {
+        return tag.to_string();
+    }
+    match value {
+        Some(value) => format!("{check}_{name}:{value}"),
+        None => format!("{check}_{name}"),
     }
 }
 

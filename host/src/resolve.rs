@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::Catalog;
-use crate::config::{self, ConfigError, ConfigFile, InstanceConfig, LoadedConfigs, RunnerConfig};
+use crate::config::{
+    self, CheckSchemas, ConfigError, ConfigFile, InstanceConfig, LoadedConfigs, RunnerConfig,
+};
 use crate::sandbox::{CheckInstance, HostContext, InstanceSpec, LoadedPlugin, Sandbox};
 use crate::snapshot::SnapshotService;
 
@@ -112,19 +114,25 @@ impl Environment {
             .collect();
         warnings.extend(self.catalog.warnings.iter().map(ConfigError::new));
 
-        // Load each configured check's plugin once.
-        let mut plugins: BTreeMap<String, Result<Arc<LoadedPlugin>, String>> = BTreeMap::new();
+        // Load each configured check's plugin once, and compile its
+        // schemas once for all its instances.
+        let mut plugins: BTreeMap<String, Result<(Arc<LoadedPlugin>, CheckSchemas), String>> =
+            BTreeMap::new();
         for file in &files {
             if plugins.contains_key(&file.check) {
                 continue;
             }
             let loaded = match self.catalog.get(&file.check) {
                 None => Err(self.catalog.not_found(&file.check, &self.runner.checks_d)),
-                Some(plugin_file) => self
-                    .sandbox
-                    .load_plugin(plugin_file)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Some(plugin_file) => match self.sandbox.load_plugin(plugin_file).await {
+                    Err(e) => Err(e.to_string()),
+                    Ok(plugin) => CheckSchemas::parse(
+                        &plugin.info.instance_schema,
+                        &plugin.info.init_config_schema,
+                    )
+                    .map(|schemas| (plugin, schemas))
+                    .map_err(|e| format!("{}: {e}", plugin_file.source)),
+                },
             };
             plugins.insert(file.check.clone(), loaded);
         }
@@ -143,17 +151,15 @@ impl Environment {
             for config in &file.instances {
                 let mut resolved = ResolvedInstance {
                     config: config.clone(),
-                    plugin: plugin.as_ref().ok().cloned(),
+                    plugin: plugin.as_ref().ok().map(|(p, _)| p.clone()),
                     errors: Vec::new(),
                     warnings: Vec::new(),
                 };
                 match plugin {
-                    Ok(plugin) => {
-                        let report = config::validate_instance(
-                            config,
-                            &plugin.instance_schema,
-                            plugin.init_config_schema.as_ref(),
-                        );
+                    Ok((_, schemas)) => {
+                        // Validation may rewrite Datadog-style booleans in
+                        // the copy the check receives.
+                        let report = config::validate_instance(&mut resolved.config, schemas);
                         // init_config findings repeat for every instance of a file.
                         extend_unique(&mut errors, &report.errors);
                         extend_unique(&mut warnings, &report.warnings);

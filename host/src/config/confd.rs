@@ -13,12 +13,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+use serde_yaml::Value as Yaml;
 
 use super::env_vars::substitute_env;
 use super::error::ConfigError;
+use super::generic::Findings;
 use super::instance::{build_instance, dedupe, parse_init_config};
 use super::suggest::{did_you_mean_hint, show_value};
-use super::yaml::parse_yaml;
+use super::yaml::{parse_yaml, to_json};
 use super::{ConfigFile, LoadedConfigs};
 
 /// The Agent's message for a file without instances (users search for it).
@@ -124,7 +126,7 @@ pub fn load_conf_d(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> LoadedCo
         out.warnings.extend(r.warnings);
         out.files.extend(r.file);
     }
-    dedupe(&mut out.files, &mut out.errors, &mut out.warnings);
+    dedupe(&mut out.files, &mut out.warnings);
     out
 }
 
@@ -296,16 +298,38 @@ fn parse_into(
             return false;
         }
     };
-    let Value::Object(top) = doc else {
+    let Yaml::Mapping(mapping) = doc else {
         r.errors.push(
             ConfigError::new(format!(
                 "expected a mapping with `init_config` and `instances` at the top level, got {}",
-                show_value(&doc)
+                yaml_kind(&doc)
             ))
             .with_hint("start the file with `init_config:` and `instances:`"),
         );
         return false;
     };
+    // Each top-level section is converted on its own, and each instance
+    // too: a value that cannot be used spoils only what holds it.
+    let mut top: Map<String, Value> = Map::new();
+    let mut items: Option<&Yaml> = None;
+    for (key, value) in &mapping {
+        let key = match key {
+            Yaml::String(s) => s.clone(),
+            other => yaml_kind(other),
+        };
+        if key == "instances" {
+            items = Some(value);
+            continue;
+        }
+        let mut notes = Vec::new();
+        match to_json(value, &key, &mut notes) {
+            Ok(json) => {
+                r.warnings.extend(notes.into_iter().map(note_to_warning));
+                top.insert(key, json);
+            }
+            Err((at, message)) => r.errors.push(ConfigError::new(message).with_key(at)),
+        }
+    }
     top_level_warnings(&top, &mut r.warnings);
 
     let init_config = match top.get("init_config") {
@@ -323,14 +347,14 @@ fn parse_into(
             None
         }
     };
-    let items: &[Value] = match top.get("instances") {
-        None | Some(Value::Null) => &[],
-        Some(Value::Array(items)) => items,
+    let items: &[Yaml] = match items {
+        None | Some(Yaml::Null) => &[],
+        Some(Yaml::Sequence(items)) => items,
         Some(other) => {
             r.errors.push(
                 ConfigError::new(format!(
                     "expected a list of mappings, got {}",
-                    show_value(other)
+                    yaml_kind(other)
                 ))
                 .with_key("instances")
                 .with_hint("start each instance with `- `, e.g. `instances:\\n  - url: ...`"),
@@ -350,24 +374,43 @@ fn parse_into(
         );
         return false;
     }
-    let Some(init_config) = init_config else {
+    // init_config is shared: when it is unusable, so is every instance.
+    let Some(mut init_config) = init_config else {
         return true;
     };
-    let init = match parse_init_config(check, path, &init_config) {
-        Ok(init) => init,
-        Err(errors) => {
-            r.errors.extend(errors);
-            return true;
-        }
-    };
+    let mut findings = Findings::default();
+    let init = parse_init_config(check, path, &mut init_config, &mut findings);
+    if !findings.errors.is_empty() {
+        r.errors.extend(findings.errors);
+        r.warnings.extend(findings.warnings);
+        return true;
+    }
     let init_config = Value::Object(init_config);
     let mut instances = Vec::new();
     for (index, raw) in items.iter().enumerate() {
-        match build_instance(check, path, index, raw, &init_config, &init) {
-            Ok(inst) => instances.push(inst),
-            Err(errors) => r.errors.extend(errors),
+        let at = |e: ConfigError| e.with_check(check).with_file(path).with_instance(index);
+        let mut notes = Vec::new();
+        let raw = match to_json(raw, "", &mut notes) {
+            Ok(raw) => raw,
+            Err((key, message)) => {
+                let e = at(ConfigError::new(message));
+                findings
+                    .errors
+                    .push(if key.is_empty() { e } else { e.with_key(key) });
+                continue;
+            }
+        };
+        findings
+            .warnings
+            .extend(notes.into_iter().map(|n| at(note_to_warning(n))));
+        if let Some(inst) =
+            build_instance(check, path, index, raw, &init_config, &init, &mut findings)
+        {
+            instances.push(inst);
         }
     }
+    r.errors.extend(findings.errors);
+    r.warnings.extend(findings.warnings);
     if !instances.is_empty() {
         r.file = Some(ConfigFile {
             check: check.to_string(),
@@ -377,6 +420,25 @@ fn parse_into(
         });
     }
     true
+}
+
+/// A `(key, message)` note of the YAML conversion as a warning.
+fn note_to_warning((key, message): (String, String)) -> ConfigError {
+    let e = ConfigError::new(message);
+    if key.is_empty() { e } else { e.with_key(key) }
+}
+
+/// What kind of YAML value this is, for messages.
+fn yaml_kind(value: &Yaml) -> String {
+    match value {
+        Yaml::Null => "nothing (null)".to_string(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Number(n) => n.to_string(),
+        Yaml::String(s) => format!("{s:?}"),
+        Yaml::Sequence(_) => "a list".to_string(),
+        Yaml::Mapping(_) => "a mapping".to_string(),
+        Yaml::Tagged(t) => yaml_kind(&t.value),
+    }
 }
 
 /// null, false, `[]` and `{}` do nothing, so deserve no warning.

@@ -5,11 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-use super::suggest::{did_you_mean_hint, show_value};
 
 /// Resource limits applied to every run of a check instance.
 ///
@@ -75,55 +73,40 @@ impl Limits {
         self.max_output_kib.saturating_mul(1024)
     }
 
-    /// Applies an instance's `limits:` map on top of `self`.
-    ///
-    /// Returns the merged limits and one [`LimitProblem`] per bad entry
-    /// (unknown key, wrong type, out of range); bad entries are ignored.
-    pub(crate) fn overlay(&self, map: &Map<String, Value>) -> (Limits, Vec<LimitProblem>) {
-        let mut out = *self;
-        let mut problems = Vec::new();
-        for (key, value) in map {
-            let result = match key.as_str() {
-                "timeout" => json_timeout(value).map(|v| out.timeout = v),
-                "memory_mib" => json_count(value).map(|v| out.memory_mib = v),
-                "max_metrics" => json_count(value).map(|v| out.max_metrics = to_usize(v)),
-                "max_output_kib" => json_count(value).map(|v| out.max_output_kib = to_usize(v)),
-                _ => {
-                    problems.push(LimitProblem {
-                        key: key.clone(),
-                        message: format!(
-                            "unknown limit; valid limits are {}",
-                            LIMIT_KEYS.join(", ")
-                        ),
-                        hint: Some(
-                            did_you_mean_hint(key, LIMIT_KEYS.iter().copied())
-                                .unwrap_or_else(|| "remove it".to_string()),
-                        ),
-                    });
-                    continue;
-                }
-            };
-            if let Err(message) = result {
-                problems.push(LimitProblem {
-                    hint: Some(example(key)),
-                    key: key.clone(),
-                    message,
-                });
-            }
+    /// `self` with the limits `over` sets replaced.
+    pub fn with(&self, over: &LimitsOverride) -> Limits {
+        Limits {
+            timeout: over.timeout.unwrap_or(self.timeout),
+            memory_mib: over.memory_mib.unwrap_or(self.memory_mib),
+            max_metrics: over.max_metrics.map_or(self.max_metrics, to_usize),
+            max_output_kib: over.max_output_kib.map_or(self.max_output_kib, to_usize),
         }
-        (out, problems)
     }
 }
 
-/// One bad entry in a `limits:` map.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct LimitProblem {
-    /// The limit key as written.
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    pub hint: Option<String>,
+/// An instance's `limits:` map: the limits it sets, each checked by the
+/// same rules as in runner.yaml.
+// Unknown keys are the schema's business (a warning), not serde's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct LimitsOverride {
+    /// Wall-clock seconds one run may take (> 0).
+    #[serde(deserialize_with = "de_opt_timeout")]
+    #[schemars(extend("examples" = [30]))]
+    pub timeout: Option<f64>,
+    /// Linear memory cap, MiB (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [128]))]
+    pub memory_mib: Option<u64>,
+    /// Metric samples per run (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [20000]))]
+    pub max_metrics: Option<u64>,
+    /// Captured stdout + stderr per run, KiB (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [256]))]
+    pub max_output_kib: Option<u64>,
 }
 
 /// A fix example for a limit key.
@@ -176,29 +159,10 @@ pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     }
 }
 
-fn json_timeout(value: &Value) -> Result<f64, String> {
-    match value.as_f64() {
-        Some(v) => check_timeout(v),
-        None => Err(format!(
-            "expected {TIMEOUT_EXPECTED}, got {}",
-            show_value(value)
-        )),
-    }
-}
-
-fn json_count(value: &Value) -> Result<u64, String> {
-    match value.as_u64() {
-        Some(v) => check_count(v),
-        None => Err(format!(
-            "expected {COUNT_EXPECTED}, got {}",
-            show_value(value)
-        )),
-    }
-}
-
 // serde visitors: the checks run inside the visitor so that serde_yaml
 // attaches the value's own line and column to the error.
 
+#[derive(Clone, Copy)]
 struct TimeoutVisitor;
 
 impl Visitor<'_> for TimeoutVisitor {
@@ -215,8 +179,14 @@ impl Visitor<'_> for TimeoutVisitor {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
         self.visit_f64(v as f64)
     }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+        Err(E::custom(format!(
+            "expected {TIMEOUT_EXPECTED}, got string {v:?}"
+        )))
+    }
 }
 
+#[derive(Clone, Copy)]
 struct CountVisitor;
 
 impl Visitor<'_> for CountVisitor {
@@ -236,6 +206,11 @@ impl Visitor<'_> for CountVisitor {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
         Err(E::custom(format!("expected {COUNT_EXPECTED}, got {v}")))
     }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+        Err(E::custom(format!(
+            "expected {COUNT_EXPECTED}, got string {v:?}"
+        )))
+    }
 }
 
 fn de_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -244,6 +219,33 @@ fn de_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 
 fn de_count_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_u64(CountVisitor)
+}
+
+fn de_opt_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    d.deserialize_option(OptionOf(TimeoutVisitor))
+}
+
+fn de_opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    d.deserialize_option(OptionOf(CountVisitor))
+}
+
+/// `null` or what the inner visitor accepts.
+struct OptionOf<V>(V);
+
+impl<'de, V: Visitor<'de> + Copy> Visitor<'de> for OptionOf<V> {
+    type Value = Option<V::Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self.0).map(Some)
+    }
 }
 
 fn de_count_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
@@ -273,38 +275,36 @@ mod tests {
     }
 
     #[test]
-    fn overlay_overrides_and_reports() {
-        let base = Limits::default();
-        let map = json!({"timeout": 2.5, "memory_mib": 128});
-        let (l, problems) = base.overlay(map.as_object().unwrap());
-        assert!(problems.is_empty(), "{problems:?}");
+    fn overrides_apply_key_by_key_with_the_same_rules() {
+        let over: LimitsOverride =
+            serde_json::from_value(json!({"timeout": 2.5, "memory_mib": 128})).unwrap();
+        let l = Limits::default().with(&over);
         assert_eq!(l.timeout, 2.5);
         assert_eq!(l.memory_mib, 128);
         assert_eq!(l.max_metrics, 10_000);
-
-        let map = json!({"timeout": 0, "max_metrics": -1, "max_output_kib": 1.5, "memmory_mib": 3});
-        let (l, mut problems) = base.overlay(map.as_object().unwrap());
-        assert_eq!(l, base);
-        problems.sort_by(|a, b| a.key.cmp(&b.key));
-        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["max_metrics", "max_output_kib", "memmory_mib", "timeout"]
-        );
-        assert_eq!(problems[0].message, "expected a whole number >= 1, got -1");
-        assert_eq!(problems[1].message, "expected a whole number >= 1, got 1.5");
-        assert_eq!(
-            problems[2].message,
-            "unknown limit; valid limits are timeout, memory_mib, max_metrics, max_output_kib"
-        );
-        assert_eq!(
-            problems[2].hint.as_deref(),
-            Some("did you mean `memory_mib`?")
-        );
-        assert_eq!(
-            problems[3].message,
-            "expected a number of seconds > 0, got 0"
-        );
+        for (value, message) in [
+            (
+                json!({"timeout": 0}),
+                "expected a number of seconds > 0, got 0",
+            ),
+            (
+                json!({"max_metrics": -1}),
+                "expected a whole number >= 1, got -1",
+            ),
+            (
+                json!({"max_output_kib": 1.5}),
+                "expected a whole number >= 1, got 1.5",
+            ),
+            (
+                json!({"timeout": "x"}),
+                "expected a number of seconds > 0, got string \"x\"",
+            ),
+        ] {
+            let e = serde_json::from_value::<LimitsOverride>(value.clone()).unwrap_err();
+            assert_eq!(e.to_string(), message, "{value}");
+        }
+        let none: LimitsOverride = serde_json::from_value(json!({"timeout": null})).unwrap();
+        assert_eq!(none, LimitsOverride::default());
     }
 
     #[test]

@@ -10,10 +10,13 @@
 //! - `runner_file`: runner.yaml and `RUNNER_*` overrides ([`RunnerConfig`]);
 //! - `limits`: the per-instance sandbox budget ([`Limits`]);
 //! - `confd`: finding and parsing conf.d files ([`load_conf_d`]);
-//! - `instance`: reserved keys, instance IDs, intervals, duplicates;
+//! - `generic`: the options every check accepts (interval, tags,
+//!   `metric_patterns`, ...), applied by the runner;
+//! - `instance`: building an instance, its ID, identical instances;
 //! - `env_vars`: `%%env_NAME%%` placeholders;
 //! - `yaml`: YAML → JSON with located errors;
-//! - `validate`: checking instances against a plugin's JSON Schema;
+//! - `schema`: a JSON Schema compiled once ([`Schema`]);
+//! - `validate`: checking instances against a plugin's schemas, in plain words;
 //! - `secrets`: masking secrets for display;
 //! - `error`: [`ConfigError`].
 
@@ -27,9 +30,11 @@ use std::time::Duration;
 mod confd;
 mod env_vars;
 mod error;
+mod generic;
 mod instance;
 mod limits;
 mod runner_file;
+mod schema;
 mod secrets;
 mod suggest;
 mod validate;
@@ -40,13 +45,15 @@ mod tests;
 
 pub use confd::{NO_INSTANCES, load_conf_d};
 pub use error::ConfigError;
+pub use generic::MetricPatterns;
 pub use instance::{
     DEFAULT_INTERVAL, RESERVED_INIT_CONFIG_KEYS, RESERVED_INSTANCE_KEYS, instance_id,
 };
-pub use limits::{LIMIT_KEYS, Limits};
+pub use limits::{LIMIT_KEYS, Limits, LimitsOverride};
 pub use runner_file::RunnerConfig;
+pub use schema::{Schema, affirmative};
 pub use secrets::{MASK, is_secret_key, mask_secrets};
-pub use validate::{SchemaReport, parse_schema, validate_instance};
+pub use validate::{CheckSchemas, SchemaReport, validate_instance};
 
 /// Everything found in a conf.d directory.
 ///
@@ -111,6 +118,16 @@ pub struct InstanceConfig {
     pub name: Option<String>,
     /// Submit without a host name (the Agent's `empty_default_hostname`).
     pub empty_default_hostname: bool,
+    /// Rename generic tags (`host`, `env`, ...) the check sends to
+    /// `<check>_<tag>` (the Agent's `disable_generic_tags`).
+    pub disable_generic_tags: bool,
+    /// Which metrics are sent (the Agent's `metric_patterns`).
+    pub metric_patterns: MetricPatterns,
+    /// init_config's `procfs_path`: where the host's /proc is, for this
+    /// instance's process queries.
+    pub procfs_path: Option<PathBuf>,
+    /// The instance's own `limits:` map.
+    pub limits_override: LimitsOverride,
     /// Sandbox limits: defaults overridden by the instance's `limits:` map.
     pub limits: Limits,
 }

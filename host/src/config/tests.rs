@@ -339,7 +339,8 @@ fn identical_instances_collapse_with_a_warning() {
 }
 
 #[test]
-fn duplicate_names_with_different_settings_are_an_error() {
+fn duplicate_names_with_different_settings_both_run() {
+    // As in the Agent: the IDs differ by the settings, so both run.
     let dir = conf_d(&[
         (
             "http.d/a.yaml",
@@ -349,28 +350,15 @@ fn duplicate_names_with_different_settings_are_an_error() {
             "http.d/b.yaml",
             "instances:\n  - name: web\n    url: http://b\n",
         ),
-        // Same name, different check: fine.
         ("tcp.yaml", "instances:\n  - name: web\n    url: http://b\n"),
     ]);
     let loaded = load_conf_d(dir.path(), &no_env);
-    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
-    let e = &loaded.errors[0];
-    assert_eq!(e.file, Some(dir.path().join("http.d/b.yaml")));
-    assert_eq!(e.instance, Some(0));
-    assert_eq!(e.key.as_deref(), Some("name"));
-    assert!(
-        e.message.starts_with("duplicate instance name `web`"),
-        "{e}"
-    );
-    assert!(
-        e.message.contains(&format!(
-            "instance #0 of {}",
-            dir.path().join("http.d/a.yaml").display()
-        )),
-        "{e}"
-    );
-    let ids: Vec<&str> = loaded.instances().map(|i| i.check.as_str()).collect();
-    assert_eq!(ids, ["http", "tcp"]);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let ids: Vec<&str> = loaded.instances().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|id| id.contains(":web:")), "{ids:?}");
+    assert_ne!(ids[0], ids[1]);
 }
 
 #[test]
@@ -412,8 +400,8 @@ fn reserved_key_errors_drop_only_that_instance() {
     assert_eq!(
         e.to_string(),
         format!(
-            "{}: instance #0: key `min_collection_interval`: expected a number of seconds >= 1, \
-             got \"fast\" (fix: e.g. `min_collection_interval: 30`)",
+            "{}: instance #0: key `min_collection_interval`: expected number or null, \
+             got string \"fast\" (fix: e.g. `min_collection_interval: 30`)",
             file.display()
         )
     );
@@ -428,13 +416,14 @@ fn instance_limits_override_defaults() {
         "instances:\n  - limits: {timeout: 2, max_metrics: 50}\n  - limits: {memry_mib: 5}\n",
     )]);
     let loaded = load_conf_d(dir.path(), &no_env);
-    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
-    assert_eq!(loaded.errors[0].key.as_deref(), Some("limits.memry_mib"));
-    assert_eq!(loaded.errors[0].instance, Some(1));
-    assert!(
-        loaded.errors[0]
-            .message
-            .contains("timeout, memory_mib, max_metrics, max_output_kib")
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    // A misspelt limit is an unknown key: a warning with a suggestion.
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert_eq!(loaded.warnings[0].key.as_deref(), Some("limits.memry_mib"));
+    assert_eq!(loaded.warnings[0].instance, Some(1));
+    assert_eq!(
+        loaded.warnings[0].hint.as_deref(),
+        Some("did you mean `memory_mib`?")
     );
     let inst = loaded.instances().next().unwrap();
     assert_eq!(

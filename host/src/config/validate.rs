@@ -3,87 +3,106 @@
 //!
 //! The Datadog Agent lets bogus keys through silently (datadog-agent #3125);
 //! here a key the check does not know is a warning with a did-you-mean, and
-//! a wrong type or a missing key is an error naming the key path.
+//! a wrong type or a missing key is an error naming the key path. The
+//! schemas are compiled once per check ([`CheckSchemas`]); unknown keys are
+//! found by the validator itself (see [`Schema`]).
 
-use std::collections::BTreeSet;
-
+use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
-use jsonschema::{Draft, ValidationError, Validator};
-use regex::Regex;
 use serde_json::Value;
 
 use super::InstanceConfig;
 use super::error::ConfigError;
 use super::instance::{RESERVED_INIT_CONFIG_KEYS, RESERVED_INSTANCE_KEYS};
+use super::schema::{Coercion, Schema};
 use super::secrets::{MASK, is_secret_key};
 use super::suggest::{did_you_mean_hint, json_type, show_typed, show_value};
 
 /// Outcome of validating one instance against a check's schemas.
 ///
 /// Errors mean the check would misread its configuration and must not be
-/// scheduled; warnings (unknown keys) are printed but do not block it.
+/// scheduled; warnings (unknown keys, odd booleans) are printed but do not
+/// block it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SchemaReport {
     /// Problems that make the configuration unusable.
     pub errors: Vec<ConfigError>,
-    /// Keys the check ignores (probably typos).
+    /// Keys the check ignores (probably typos), values read leniently.
     pub warnings: Vec<ConfigError>,
 }
 
-/// Compile-checks a schema: plugins hand us schemas as JSON text, and a
-/// broken schema is the plugin's bug, reported once at load rather than per
-/// instance. References must be local (`#/$defs/...`); nothing is fetched.
-pub fn parse_schema(text: &str) -> Result<Value, String> {
-    let schema: Value =
-        serde_json::from_str(text).map_err(|e| format!("schema is not valid JSON: {e}"))?;
-    compile(&schema)?;
-    Ok(schema)
+/// A check's schemas, compiled once when the check is loaded.
+#[derive(Debug)]
+pub struct CheckSchemas {
+    pub instance: Schema,
+    /// None when the check declares no init_config schema.
+    pub init_config: Option<Schema>,
 }
 
-fn compile(schema: &Value) -> Result<Validator, String> {
-    jsonschema::options()
-        .with_draft(Draft::Draft202012)
-        .build(schema)
-        .map_err(|e| format!("schema is not a valid JSON Schema: {e}"))
+impl CheckSchemas {
+    /// Compiles the schemas a check declares in its `info` (JSON text; an
+    /// empty init_config schema means none). A broken or pathological
+    /// schema is the plugin's bug, reported once, at load.
+    pub fn parse(instance: &str, init_config: &str) -> Result<CheckSchemas, String> {
+        let instance = Schema::parse(instance, RESERVED_INSTANCE_KEYS)
+            .map_err(|e| format!("its instance schema is unusable: {e}"))?;
+        let init_config = if init_config.trim().is_empty() {
+            None
+        } else {
+            Some(
+                Schema::parse(init_config, RESERVED_INIT_CONFIG_KEYS)
+                    .map_err(|e| format!("its init_config schema is unusable: {e}"))?,
+            )
+        };
+        Ok(CheckSchemas {
+            instance,
+            init_config,
+        })
+    }
 }
 
-/// Validates one instance (and its `init_config`) against the schemas a
-/// plugin declares.
-///
-/// Reserved keys (`tags`, `min_collection_interval`, ...) are the runner's:
-/// they are removed before validation unless the schema declares them at
-/// its top level, in which case the schema's rules apply too.
-pub fn validate_instance(
-    instance: &InstanceConfig,
-    instance_schema: &Value,
-    init_config_schema: Option<&Value>,
-) -> SchemaReport {
+/// Validates one instance (and its `init_config`) against a check's
+/// schemas. Booleans written the Datadog way (`"yes"`, `"false"`) are
+/// turned into real booleans in `instance` where the schema wants one, so
+/// the check receives what it expects.
+pub fn validate_instance(instance: &mut InstanceConfig, schemas: &CheckSchemas) -> SchemaReport {
     let mut report = SchemaReport::default();
-    let at_instance = |e: ConfigError| {
-        e.with_check(&instance.check)
-            .with_file(&instance.source)
-            .with_instance(instance.index)
-    };
+    let check = instance.check.clone();
+    let source = instance.source.clone();
+    let index = instance.index;
+    let at_instance = |e: ConfigError| e.with_check(&check).with_file(&source).with_instance(index);
     validate_value(
-        &instance.instance,
-        instance_schema,
-        RESERVED_INSTANCE_KEYS,
+        &mut instance.instance,
+        &schemas.instance,
         "",
         &at_instance,
         &mut report,
     );
-    if let Some(schema) = init_config_schema {
-        let at_file = |e: ConfigError| e.with_check(&instance.check).with_file(&instance.source);
+    if let Some(schema) = &schemas.init_config {
+        let at_file = |e: ConfigError| e.with_check(&check).with_file(&source);
         validate_value(
-            &instance.init_config,
+            &mut instance.init_config,
             schema,
-            RESERVED_INIT_CONFIG_KEYS,
             "init_config",
             &at_file,
             &mut report,
         );
     }
+    report
+}
+
+/// Validates one value against an option schema of the runner's own (the
+/// generic instance options), with the same wording as a check's schema.
+/// Unknown keys are not looked for: the value also holds the check's keys.
+pub(crate) fn validate_options(
+    value: &mut Value,
+    schema: &Schema,
+    prefix: &str,
+    locate: &dyn Fn(ConfigError) -> ConfigError,
+) -> SchemaReport {
+    let mut report = SchemaReport::default();
+    validate_value(value, schema, prefix, locate, &mut report);
     report
 }
 
@@ -96,56 +115,17 @@ struct Finding {
 }
 
 fn validate_value(
-    value: &Value,
-    schema: &Value,
-    reserved: &[&str],
+    value: &mut Value,
+    schema: &Schema,
     prefix: &str,
     locate: &dyn Fn(ConfigError) -> ConfigError,
     report: &mut SchemaReport,
 ) {
-    let validator = match compile(schema) {
-        Ok(v) => v,
-        Err(e) => {
-            let what = if prefix.is_empty() {
-                "instance"
-            } else {
-                prefix
-            };
-            report.errors.push(locate(
-                ConfigError::new(format!("the check's {what} schema is unusable: {e}"))
-                    .with_hint("this is a bug in the check plugin; report it to its author"),
-            ));
-            return;
-        }
-    };
-    let shape = Shape::of(schema, schema, 0);
-    let mut stripped = value.clone();
-    if let Value::Object(map) = &mut stripped {
-        map.retain(|k, _| !reserved.contains(&k.as_str()) || shape.props.contains(k));
+    let (coercions, errors) = schema.validate(value);
+    let mut findings: Vec<Finding> = coercions.iter().filter_map(odd_boolean).collect();
+    for error in &errors {
+        describe(error, schema, &mut findings);
     }
-
-    let mut findings = Vec::new();
-    // Unknown top-level keys: warnings, with suggestions from the schema
-    // and the reserved keys.
-    if let (Value::Object(map), true) = (&stripped, shape.known && !shape.open) {
-        for key in map.keys() {
-            if !shape.allows(key) {
-                findings.push(unknown_key(
-                    key.clone(),
-                    key,
-                    shape
-                        .props
-                        .iter()
-                        .map(String::as_str)
-                        .chain(reserved.iter().copied()),
-                ));
-            }
-        }
-    }
-    for error in validator.iter_errors(&stripped) {
-        describe(&error, schema, shape.known && !shape.open, &mut findings);
-    }
-
     for f in findings {
         let key = match (prefix.is_empty(), f.key) {
             (true, key) => key,
@@ -166,40 +146,47 @@ fn validate_value(
     }
 }
 
-fn unknown_key<'a>(
-    path: String,
-    key: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Finding {
+/// A warning for a boolean written in a way that is probably a mistake
+/// (`"maybe"` reads as false, as in the Agent). The usual words pass
+/// silently: the Agent accepts them.
+fn odd_boolean(c: &Coercion) -> Option<Finding> {
+    (!c.usual).then(|| Finding {
+        warning: true,
+        key: (!c.key.is_empty()).then(|| c.key.clone()),
+        message: format!(
+            "{} is not a yes/no value; read as {}, as the Datadog Agent does",
+            show_value(&c.written),
+            c.read_as
+        ),
+        hint: Some(format!("write `{}`", c.read_as)),
+    })
+}
+
+fn unknown_key(path: String, key: &str, schema: &Schema) -> Finding {
     Finding {
         warning: true,
         key: Some(path),
         message: "unknown key; the check does not use it".to_string(),
-        hint: Some(did_you_mean_hint(key, candidates).unwrap_or_else(|| "remove it".to_string())),
+        hint: Some(
+            did_you_mean_hint(key, schema.known_keys()).unwrap_or_else(|| "remove it".to_string()),
+        ),
     }
 }
 
-/// Unknown-key warnings for `names` found in the object at `segments`
-/// (`path` is its dotted key path), with suggestions from its schema.
+/// Unknown-key warnings for `names` found in the object at `path`.
 fn unknown_keys<'a>(
-    root: &Value,
-    segments: &[LocationSegment<'_>],
     path: &str,
     names: impl Iterator<Item = &'a String>,
+    schema: &Schema,
     out: &mut Vec<Finding>,
 ) {
-    let shape = Shape::at(root, segments);
     for name in names {
         let full = if path.is_empty() {
             name.clone()
         } else {
             format!("{path}.{name}")
         };
-        out.push(unknown_key(
-            full,
-            name,
-            shape.props.iter().map(String::as_str),
-        ));
+        out.push(unknown_key(full, name, schema));
     }
 }
 
@@ -221,12 +208,7 @@ fn key_path<'a>(segments: impl IntoIterator<Item = LocationSegment<'a>>) -> Stri
 }
 
 /// Turns one validator error into findings.
-fn describe(
-    error: &ValidationError<'_>,
-    root: &Value,
-    root_unknowns_reported: bool,
-    out: &mut Vec<Finding>,
-) {
+fn describe(error: &ValidationError<'_>, schema: &Schema, out: &mut Vec<Finding>) {
     let segments: Vec<LocationSegment<'_>> = error.instance_path().iter().collect();
     let path = key_path(segments.iter().cloned());
     let key = (!path.is_empty()).then(|| path.clone());
@@ -256,7 +238,9 @@ fn describe(
     };
     let finding = match error.kind() {
         ValidationErrorKind::Type { kind } => {
-            err(format!("expected {}, got {}", type_words(kind), got()))
+            let mut f = err(format!("expected {}, got {}", type_words(kind), got()));
+            f.hint = example_hint(error, &segments, schema);
+            f
         }
         ValidationErrorKind::Required { property } => {
             let name = property
@@ -271,9 +255,7 @@ fn describe(
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            if !(path.is_empty() && root_unknowns_reported) {
-                unknown_keys(root, &segments, &path, unexpected.iter(), out);
-            }
+            unknown_keys(&path, unexpected.iter(), schema, out);
             return;
         }
         ValidationErrorKind::Enum { options } => {
@@ -327,25 +309,22 @@ fn describe(
         }
         // `additionalProperties: false` on an object without `properties`
         // (e.g. the SDK's `NoInitConfig`) is reported this way, at the
-        // object itself: its keys are unknown keys, not errors.
+        // unexpected key itself: an unknown key, not an error.
         ValidationErrorKind::FalseSchema
             if error
                 .schema_path()
                 .as_str()
                 .ends_with("/additionalProperties") =>
         {
-            if let (Value::Object(map), false) = (value, path.is_empty() && root_unknowns_reported)
-            {
-                let shape = Shape::at(root, &segments);
-                let unexpected = map.keys().filter(|k| !shape.allows(k));
-                unknown_keys(root, &segments, &path, unexpected, out);
+            if let Some(LocationSegment::Property(name)) = segments.last() {
+                out.push(unknown_key(path.clone(), name, schema));
             }
             return;
         }
         ValidationErrorKind::FalseSchema => err("this key is not allowed".to_string()),
         ValidationErrorKind::Not { .. } => err(format!("the value {} is not allowed", shown())),
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            if describe_alternatives(context, &segments, root, out) {
+            if describe_alternatives(context, &segments, schema, out) {
                 return;
             }
             err(format!(
@@ -366,12 +345,26 @@ fn describe(
     out.push(finding);
 }
 
+/// "e.g. `key: <example>`" from the schema's `examples` for the failing key.
+fn example_hint(
+    error: &ValidationError<'_>,
+    segments: &[LocationSegment<'_>],
+    schema: &Schema,
+) -> Option<String> {
+    let example = schema.example_at(error.schema_path().as_str())?;
+    let key = segments.iter().rev().find_map(|s| match s {
+        LocationSegment::Property(p) => Some(p.to_string()),
+        LocationSegment::Index(_) => None,
+    })?;
+    Some(format!("e.g. `{key}: {example}`"))
+}
+
 /// `anyOf`/`oneOf` failures, explained by the branch the user most likely
 /// meant. Returns false when no good explanation exists.
 fn describe_alternatives(
     context: &[Vec<ValidationError<'static>>],
     segments: &[LocationSegment<'_>],
-    root: &Value,
+    schema: &Schema,
     out: &mut Vec<Finding>,
 ) -> bool {
     let here = |e: &ValidationError<'_>| e.instance_path().iter().collect::<Vec<_>>() == segments;
@@ -441,7 +434,7 @@ fn describe_alternatives(
         .collect();
     if let [branch] = matching.as_slice() {
         for e in branch.iter() {
-            describe(e, root, false, out);
+            describe(e, schema, out);
         }
         return true;
     }
@@ -477,119 +470,6 @@ fn one_of(options: &[Value]) -> String {
     }
 }
 
-/// What an object schema says about its keys.
-#[derive(Debug, Default)]
-struct Shape {
-    /// Declared property names.
-    props: BTreeSet<String>,
-    /// `patternProperties` patterns.
-    patterns: Vec<Regex>,
-    /// Whether the schema describes its keys at all.
-    known: bool,
-    /// Extra keys are explicitly welcome (`additionalProperties: true` or a schema).
-    open: bool,
-}
-
-impl Shape {
-    /// The shape of `schema`, following local `$ref`s and merging
-    /// `allOf`/`anyOf`/`oneOf` branches.
-    fn of(root: &Value, schema: &Value, depth: usize) -> Shape {
-        let mut shape = Shape::default();
-        shape.merge(root, schema, depth);
-        shape
-    }
-
-    fn merge(&mut self, root: &Value, schema: &Value, depth: usize) {
-        if depth > 32 {
-            return;
-        }
-        let Some(obj) = schema.as_object() else {
-            return;
-        };
-        if let Some(target) = obj.get("$ref").and_then(|r| resolve_ref(root, r)) {
-            self.merge(root, target, depth + 1);
-        }
-        if let Some(props) = obj.get("properties").and_then(Value::as_object) {
-            self.known = true;
-            self.props.extend(props.keys().cloned());
-        }
-        if let Some(patterns) = obj.get("patternProperties").and_then(Value::as_object) {
-            self.known = true;
-            self.patterns
-                .extend(patterns.keys().filter_map(|p| Regex::new(p).ok()));
-        }
-        for keyword in ["additionalProperties", "unevaluatedProperties"] {
-            match obj.get(keyword) {
-                Some(Value::Bool(false)) => self.known = true,
-                Some(Value::Bool(true) | Value::Object(_)) => self.open = true,
-                _ => {}
-            }
-        }
-        for keyword in ["allOf", "anyOf", "oneOf"] {
-            if let Some(branches) = obj.get(keyword).and_then(Value::as_array) {
-                for branch in branches {
-                    self.merge(root, branch, depth + 1);
-                }
-            }
-        }
-    }
-
-    /// The shape of the subschema at an instance location.
-    fn at(root: &Value, segments: &[LocationSegment<'_>]) -> Shape {
-        let mut schema = root;
-        for seg in segments {
-            match find_child(root, schema, seg, 0) {
-                Some(child) => schema = child,
-                None => return Shape::default(),
-            }
-        }
-        Shape::of(root, schema, 0)
-    }
-
-    fn allows(&self, key: &str) -> bool {
-        self.props.contains(key) || self.patterns.iter().any(|p| p.is_match(key))
-    }
-}
-
-/// The subschema describing one child (property or list item) of `schema`.
-fn find_child<'a>(
-    root: &'a Value,
-    schema: &'a Value,
-    seg: &LocationSegment<'_>,
-    depth: usize,
-) -> Option<&'a Value> {
-    if depth > 32 {
-        return None;
-    }
-    let obj = schema.as_object()?;
-    let direct = match seg {
-        LocationSegment::Property(p) => obj
-            .get("properties")
-            .and_then(|props| props.get(p.as_ref()))
-            .or_else(|| obj.get("additionalProperties").filter(|a| a.is_object())),
-        LocationSegment::Index(_) => obj.get("items"),
-    };
-    if direct.is_some() {
-        return direct;
-    }
-    if let Some(target) = obj.get("$ref").and_then(|r| resolve_ref(root, r))
-        && let Some(found) = find_child(root, target, seg, depth + 1)
-    {
-        return Some(found);
-    }
-    ["allOf", "anyOf", "oneOf"]
-        .iter()
-        .filter_map(|k| obj.get(*k).and_then(Value::as_array))
-        .flatten()
-        .find_map(|branch| find_child(root, branch, seg, depth + 1))
-}
-
-/// Resolves a local reference (`#/$defs/Name`) against the root schema.
-fn resolve_ref<'a>(root: &'a Value, reference: &Value) -> Option<&'a Value> {
-    let pointer = reference.as_str()?.strip_prefix('#')?;
-    root.pointer(pointer)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,8 +491,24 @@ mod tests {
             service: None,
             name: None,
             empty_default_hostname: false,
+            disable_generic_tags: false,
+            metric_patterns: Default::default(),
+            procfs_path: None,
+            limits_override: Default::default(),
             limits: Limits::default(),
         }
+    }
+
+    fn schemas(instance: Value, init_config: Option<Value>) -> CheckSchemas {
+        CheckSchemas::parse(
+            &instance.to_string(),
+            &init_config.map(|v| v.to_string()).unwrap_or_default(),
+        )
+        .expect("test schema compiles")
+    }
+
+    fn check(value: Value, init_config: Value, schemas: &CheckSchemas) -> SchemaReport {
+        validate_instance(&mut instance(value, init_config), schemas)
     }
 
     /// Roughly what schemars 1.x emits for a check's config struct.
@@ -651,7 +547,7 @@ mod tests {
     }
 
     fn validate(value: Value) -> SchemaReport {
-        validate_instance(&instance(value, json!({})), &schema(), None)
+        check(value, json!({}), &schemas(schema(), None))
     }
 
     #[test]
@@ -757,13 +653,10 @@ mod tests {
     fn additional_properties_false_at_top_is_a_warning_not_an_error() {
         let mut s = schema();
         s["additionalProperties"] = json!(false);
-        let report = validate_instance(
-            &instance(
-                json!({"pid": 1, "name": "a", "nmae": 1, "tags": []}),
-                json!({}),
-            ),
-            &s,
-            None,
+        let report = check(
+            json!({"pid": 1, "name": "a", "nmae": 1, "tags": []}),
+            json!({}),
+            &schemas(s, None),
         );
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
@@ -779,13 +672,10 @@ mod tests {
         let mut s = schema();
         s["properties"]["tags"] =
             json!({"type": "array", "items": {"type": "string"}, "maxItems": 1});
-        let report = validate_instance(
-            &instance(
-                json!({"pid": 1, "name": "a", "tags": ["a", "b"]}),
-                json!({}),
-            ),
-            &s,
-            None,
+        let report = check(
+            json!({"pid": 1, "name": "a", "tags": ["a", "b"]}),
+            json!({}),
+            &schemas(s, None),
         );
         assert_eq!(report.errors.len(), 1);
         assert_eq!(report.errors[0].key.as_deref(), Some("tags"));
@@ -816,17 +706,18 @@ mod tests {
     fn init_config_is_validated_when_schema_given() {
         let init_schema = json!({
             "type": "object",
-            "properties": {"procfs_path": {"type": "string"}}
+            "properties": {"interval": {"type": "string"}}
         });
-        let inst = instance(
+        let report = check(
             json!({"pid": 1, "name": "a"}),
-            json!({"procfs_path": 3, "service": "s", "min_collection_interval": 20, "prcfs": 1}),
+            json!({"procfs_path": "/p", "service": "s", "min_collection_interval": 20,
+                   "interval": 3, "prcfs": 1}),
+            &schemas(schema(), Some(init_schema)),
         );
-        let report = validate_instance(&inst, &schema(), Some(&init_schema));
         assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
         assert_eq!(
             report.errors[0].key.as_deref(),
-            Some("init_config.procfs_path")
+            Some("init_config.interval")
         );
         assert_eq!(report.errors[0].instance, None);
         assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
@@ -835,23 +726,35 @@ mod tests {
 
     #[test]
     fn schema_parsing() {
-        assert!(parse_schema(&schema().to_string()).is_ok());
+        let parse = |text: &str| CheckSchemas::parse(text, "");
+        assert!(parse(&schema().to_string()).is_ok());
+        assert!(parse("{not json").unwrap_err().contains("not valid JSON"));
+        let e = parse(r#"{"type": 12}"#).unwrap_err();
+        assert!(e.starts_with("its instance schema is unusable"), "{e}");
         assert!(
-            parse_schema("{not json")
-                .unwrap_err()
-                .contains("not valid JSON")
-        );
-        assert!(parse_schema(r#"{"type": 12}"#).is_err());
-        assert!(
-            parse_schema(r#"{"$ref": "https://example.com/schema.json"}"#).is_err(),
+            parse(r#"{"$ref": "https://example.com/schema.json"}"#).is_err(),
             "remote references must not be fetched"
         );
+        let e = CheckSchemas::parse("{}", r#"{"type": 12}"#).unwrap_err();
+        assert!(e.starts_with("its init_config schema is unusable"), "{e}");
     }
 
     #[test]
-    fn broken_schema_is_an_error_not_a_panic() {
-        let report = validate_instance(&instance(json!({}), json!({})), &json!({"type": 12}), None);
-        assert_eq!(report.errors.len(), 1);
-        assert!(report.errors[0].message.contains("schema is unusable"));
+    fn booleans_are_read_like_is_affirmative_for_the_check() {
+        let s = json!({"type": "object", "properties": {
+            "exact_match": {"type": "boolean", "default": true}
+        }});
+        let mut inst = instance(json!({"exact_match": "false"}), json!({}));
+        let report = validate_instance(&mut inst, &schemas(s.clone(), None));
+        assert_eq!(report, SchemaReport::default());
+        assert_eq!(inst.instance["exact_match"], json!(false));
+        let report = check(
+            json!({"exact_match": "perhaps"}),
+            json!({}),
+            &schemas(s, None),
+        );
+        assert!(report.errors.is_empty());
+        assert_eq!(report.warnings.len(), 1, "{report:?}");
+        assert_eq!(report.warnings[0].key.as_deref(), Some("exact_match"));
     }
 }

@@ -15,18 +15,14 @@ use super::error::ConfigError;
 static POSITION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r" at (line \d+ column \d+|position \d+)").expect("valid regex"));
 
-/// Parses one YAML document. `Ok(None)` means the document is empty
-/// (nothing, whitespace, comments, or an explicit null).
-pub(crate) fn parse_yaml(text: &str, file: &Path) -> Result<Option<Value>, ConfigError> {
+/// Parses one YAML document, merge keys (`<<`) applied. `Ok(None)` means
+/// the document is empty (nothing, whitespace, comments, or an explicit
+/// null). Conversion to JSON is left to the caller, one part at a time, so
+/// a value that cannot be converted spoils only the instance holding it.
+pub(crate) fn parse_yaml(text: &str, file: &Path) -> Result<Option<Yaml>, ConfigError> {
     let mut doc: Yaml = serde_yaml::from_str(text).map_err(|e| syntax_error(&e, file))?;
     doc.apply_merge().map_err(|e| syntax_error(&e, file))?;
-    if doc.is_null() {
-        return Ok(None);
-    }
-    to_json(&doc, "").map(Some).map_err(|(key, message)| {
-        let e = ConfigError::new(message).with_file(file);
-        if key.is_empty() { e } else { e.with_key(key) }
-    })
+    Ok((!doc.is_null()).then_some(doc))
 }
 
 /// Turns a serde_yaml error into `file:line:col: invalid YAML: <problem>`.
@@ -56,8 +52,20 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// Converts a YAML value to JSON. Errors are `(key path, message)`.
-fn to_json(value: &Yaml, path: &str) -> Result<Value, (String, String)> {
+/// What stands for YAML's `.inf` in JSON, which has no infinities: the
+/// largest finite number, so comparisons a check makes (`count <= high`)
+/// behave exactly as with infinity.
+pub const INFINITY_AS_JSON: f64 = f64::MAX;
+
+/// Converts a YAML value to JSON; `path` is the key path of `value` (for
+/// messages). Errors are `(key path, message)`. `.inf`/`-.inf` become
+/// ±[`INFINITY_AS_JSON`]; `.nan` becomes null, with a note in `notes`
+/// saying so (JSON has no NaN and no check can use one).
+pub(crate) fn to_json(
+    value: &Yaml,
+    path: &str,
+    notes: &mut Vec<(String, String)>,
+) -> Result<Value, (String, String)> {
     Ok(match value {
         Yaml::Null => Value::Null,
         Yaml::Bool(b) => Value::Bool(*b),
@@ -68,14 +76,15 @@ fn to_json(value: &Yaml, path: &str) -> Result<Value, (String, String)> {
                 Value::Number(u.into())
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                match Number::from_f64(f) {
-                    Some(n) => Value::Number(n),
-                    None => {
-                        return Err((
-                            path.to_string(),
-                            format!("`{f}` is not supported: numbers must be finite"),
-                        ));
-                    }
+                if f.is_nan() {
+                    notes.push((
+                        path.to_string(),
+                        "`.nan` (not a number) is passed to the check as null".to_string(),
+                    ));
+                    Value::Null
+                } else {
+                    let finite = f.clamp(-INFINITY_AS_JSON, INFINITY_AS_JSON);
+                    Number::from_f64(finite).map_or(Value::Null, Value::Number)
                 }
             }
         }
@@ -84,7 +93,7 @@ fn to_json(value: &Yaml, path: &str) -> Result<Value, (String, String)> {
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| to_json(item, &format!("{path}[{i}]")))
+                .map(|(i, item)| to_json(item, &format!("{path}[{i}]"), notes))
                 .collect::<Result<_, _>>()?,
         ),
         Yaml::Mapping(map) => {
@@ -94,6 +103,7 @@ fn to_json(value: &Yaml, path: &str) -> Result<Value, (String, String)> {
                     Yaml::String(s) => s.clone(),
                     Yaml::Number(n) => n.to_string(),
                     Yaml::Bool(b) => b.to_string(),
+                    Yaml::Null => "null".to_string(),
                     _ => {
                         return Err((
                             path.to_string(),
@@ -101,13 +111,13 @@ fn to_json(value: &Yaml, path: &str) -> Result<Value, (String, String)> {
                         ));
                     }
                 };
-                let converted = to_json(v, &join(path, &key))?;
+                let converted = to_json(v, &join(path, &key), notes)?;
                 out.insert(key, converted);
             }
             Value::Object(out)
         }
         // `!tag value`: the Agent ignores local tags; so do we.
-        Yaml::Tagged(tagged) => to_json(&tagged.value, path)?,
+        Yaml::Tagged(tagged) => to_json(&tagged.value, path, notes)?,
     })
 }
 
@@ -116,19 +126,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn convert(text: &str) -> (Value, Vec<(String, String)>) {
+        let doc = parse_yaml(text, Path::new("f.yaml")).unwrap().unwrap();
+        let mut notes = Vec::new();
+        (to_json(&doc, "", &mut notes).unwrap(), notes)
+    }
+
     #[test]
     fn converts_documents() {
-        let v = parse_yaml(
-            "a: 1\nb: [x, 2.5, true, ~]\n1: one\nbase: &b {k: v}\nc:\n  <<: *b\n  j: 2\n",
-            Path::new("f.yaml"),
-        )
-        .unwrap()
-        .unwrap();
+        let (v, notes) =
+            convert("a: 1\nb: [x, 2.5, true, ~]\n1: one\nbase: &b {k: v}\nc:\n  <<: *b\n  j: 2\n");
         assert_eq!(
             v,
             json!({"a": 1, "b": ["x", 2.5, true, null], "1": "one",
                    "base": {"k": "v"}, "c": {"k": "v", "j": 2}})
         );
+        assert!(notes.is_empty());
     }
 
     #[test]
@@ -150,8 +163,22 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_numbers_are_errors() {
-        let e = parse_yaml("a:\n  b: .nan\n", Path::new("f")).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("a.b"));
+    fn infinities_become_the_largest_finite_numbers() {
+        // Datadog's own example: `thresholds: {warning: [2, .inf]}`.
+        let (v, notes) = convert("t:\n  warning: [2, .inf]\n  low: -.inf\n  up: .Inf\n");
+        assert_eq!(
+            v,
+            json!({"t": {"warning": [2, f64::MAX], "low": -f64::MAX, "up": f64::MAX}})
+        );
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn nan_becomes_null_with_a_note() {
+        let (v, notes) = convert("a:\n  b: .nan\n");
+        assert_eq!(v, json!({"a": {"b": null}}));
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].0, "a.b");
+        assert!(notes[0].1.contains("null"), "{notes:?}");
     }
 }

@@ -12,7 +12,6 @@ use super::bindings::{Plugin, PluginPre};
 use super::host_api::{CheckInfo, HostContext, HostState};
 use super::{Sandbox, cache};
 use crate::catalog::{PluginFile, PluginSource};
-use crate::config::parse_schema;
 use crate::snapshot::SnapshotService;
 
 /// The WIT package this runner implements, for error messages.
@@ -28,11 +27,9 @@ pub struct LoadedPlugin {
     pub name: String,
     pub source: PluginSource,
     pub sha256: String,
+    /// What the check said about itself; its schemas are compiled by the
+    /// caller (see `config::CheckSchemas`).
     pub info: CheckInfo,
-    /// `info.instance_schema`, parsed.
-    pub instance_schema: serde_json::Value,
-    /// `info.init_config_schema`, parsed; None when the check declares none.
-    pub init_config_schema: Option<serde_json::Value>,
     pub(crate) pre: PluginPre<HostState>,
 }
 
@@ -81,23 +78,11 @@ impl Sandbox {
         let info = call_info(&pre, &file.name)
             .await
             .map_err(|e| fail(format!("its `info` export failed: {e:#}")))?;
-        let instance_schema = parse_schema(&info.instance_schema)
-            .map_err(|e| fail(format!("its instance schema is unusable: {e}")))?;
-        let init_config_schema = if info.init_config_schema.trim().is_empty() {
-            None
-        } else {
-            Some(
-                parse_schema(&info.init_config_schema)
-                    .map_err(|e| fail(format!("its init_config schema is unusable: {e}")))?,
-            )
-        };
         Ok(Arc::new(LoadedPlugin {
             name: file.name.clone(),
             source: file.source.clone(),
             sha256: file.sha256.clone(),
             info,
-            instance_schema,
-            init_config_schema,
             pre,
         }))
     }
