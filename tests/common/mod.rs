@@ -113,6 +113,15 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Every series of a `--json` report.
+pub fn all_series(report: &Value) -> Vec<&Value> {
+    report["series"]
+        .as_array()
+        .expect("series array")
+        .iter()
+        .collect()
+}
+
 /// Series of a `--json` report with this metric name.
 pub fn series<'a>(report: &'a Value, metric: &str) -> Vec<&'a Value> {
     report["series"]
