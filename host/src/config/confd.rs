@@ -159,14 +159,18 @@ fn discover(dir: &Path) -> Result<Vec<Candidate>, ConfigError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
+            // Name the directory as searched: a relative default means
+            // little when the runner was started from elsewhere.
+            let searched = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
             let message = if e.kind() == std::io::ErrorKind::NotFound {
                 "conf.d directory not found".to_string()
             } else {
                 format!("cannot read conf.d directory: {e}")
             };
-            return Err(ConfigError::new(message)
-                .with_file(dir)
-                .with_hint("set `conf_d` in runner.yaml or RUNNER_CONF_D"));
+            return Err(ConfigError::new(message).with_file(searched).with_hint(
+                "pass `--conf-d DIR`, set `conf_d` in runner.yaml, or RUNNER_CONF_D \
+                 (this repository's examples are in examples/conf.d)",
+            ));
         }
     };
     let mut out = Vec::new();

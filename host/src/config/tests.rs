@@ -579,6 +579,13 @@ fn missing_conf_d_is_an_error() {
     assert_eq!(loaded.errors.len(), 1);
     assert_eq!(loaded.errors[0].message, "conf.d directory not found");
     assert!(loaded.files.is_empty());
+    // A relative path is shown as searched, absolute, with the way out.
+    let loaded = load_conf_d(Path::new("no-such-conf.d"), &no_env);
+    let e = &loaded.errors[0];
+    let shown = e.file.as_ref().unwrap();
+    assert!(shown.is_absolute(), "{e}");
+    assert!(shown.ends_with("no-such-conf.d"), "{e}");
+    assert!(e.hint.as_deref().unwrap().contains("--conf-d"), "{e}");
 }
 
 #[test]
