@@ -112,7 +112,10 @@ fn string_booleans_read_like_datadogs_is_affirmative() {
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert_eq!(value(&report, "system.processes.number"), 3.0);
     let number = &series(&report, "system.processes.number")[0];
-    assert_ne!(number["host"], "", "empty_default_hostname: \"no\" keeps the host");
+    assert_ne!(
+        number["host"], "",
+        "empty_default_hostname: \"no\" keeps the host"
+    );
     assert!(
         !stderr(&output).contains("Warning"),
         "usual yes/no words give no warning: {}",
@@ -136,7 +139,11 @@ fn zero_or_negative_interval_means_the_default_with_a_warning() {
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert_eq!(service_checks(&report, "process.up").len(), 2);
     let err = stderr(&output);
-    assert_eq!(err.matches("the default (15 s) is used").count(), 2, "{err}");
+    assert_eq!(
+        err.matches("the default (15 s) is used").count(),
+        2,
+        "{err}"
+    );
 }
 
 #[test]

@@ -159,7 +159,10 @@ impl Environment {
                     Ok((_, schemas)) => {
                         // Validation may rewrite Datadog-style booleans in
                         // the copy the check receives.
-                        let report = config::validate_instance(&mut resolved.config, schemas);
+                        let mut report = config::validate_instance(&mut resolved.config, schemas);
+                        for e in report.errors.iter_mut().chain(report.warnings.iter_mut()) {
+                            file.positions.place(e);
+                        }
                         // init_config findings repeat for every instance of a file.
                         extend_unique(&mut errors, &report.errors);
                         extend_unique(&mut warnings, &report.warnings);

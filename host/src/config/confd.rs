@@ -21,7 +21,7 @@ use super::generic::Findings;
 use super::instance::{build_instance, dedupe, parse_init_config};
 use super::suggest::{did_you_mean_hint, show_value};
 use super::yaml::{parse_yaml, to_json};
-use super::{ConfigFile, LoadedConfigs};
+use super::{ConfigFile, LoadedConfigs, Positions};
 
 /// The Agent's message for a file without instances (users search for it).
 pub const NO_INSTANCES: &str = "Configuration file contains no valid instances";
@@ -99,6 +99,7 @@ pub fn load_conf_d(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> LoadedCo
             }
             Kind::Skipped(reason) => results.push(FileResult {
                 path: c.path.clone(),
+                positions: Positions::default(),
                 file: None,
                 errors: Vec::new(),
                 warnings: vec![
@@ -149,6 +150,8 @@ struct Candidate {
 /// Outcome of one file, kept together so output follows path order.
 struct FileResult {
     path: PathBuf,
+    /// Where each key of the file is written (empty until it is read).
+    positions: Positions,
     file: Option<ConfigFile>,
     errors: Vec<ConfigError>,
     warnings: Vec<ConfigError>,
@@ -253,12 +256,14 @@ fn parse_file(
 ) -> (FileResult, bool) {
     let mut r = FileResult {
         path: path.to_path_buf(),
+        positions: Positions::default(),
         file: None,
         errors: Vec::new(),
         warnings: Vec::new(),
     };
     let counts = parse_into(check, path, env, &mut r);
     for e in r.errors.iter_mut().chain(r.warnings.iter_mut()) {
+        r.positions.place(e);
         if e.check.is_none() {
             e.check = Some(check.to_string());
         }
@@ -302,6 +307,7 @@ fn parse_into(
             return false;
         }
     };
+    r.positions = Positions::of(&text);
     let Yaml::Mapping(mapping) = doc else {
         r.errors.push(
             ConfigError::new(format!(
@@ -421,6 +427,7 @@ fn parse_into(
             path: path.to_path_buf(),
             init_config,
             instances,
+            positions: r.positions.clone(),
         });
     }
     true

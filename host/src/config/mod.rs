@@ -15,6 +15,7 @@
 //! - `instance`: building an instance, its ID, identical instances;
 //! - `env_vars`: `%%env_NAME%%` placeholders;
 //! - `yaml`: YAML → JSON with located errors;
+//! - `positions`: the line of every key, for messages;
 //! - `schema`: a JSON Schema compiled once ([`Schema`]);
 //! - `validate`: checking instances against a plugin's schemas, in plain words;
 //! - `secrets`: masking secrets for display;
@@ -33,6 +34,7 @@ mod error;
 mod generic;
 mod instance;
 mod limits;
+mod positions;
 mod runner_file;
 mod schema;
 mod secrets;
@@ -50,6 +52,7 @@ pub use instance::{
     DEFAULT_INTERVAL, RESERVED_INIT_CONFIG_KEYS, RESERVED_INSTANCE_KEYS, instance_id,
 };
 pub use limits::{LIMIT_KEYS, Limits, LimitsOverride};
+pub use positions::Positions;
 pub use runner_file::RunnerConfig;
 pub use schema::{Schema, affirmative};
 pub use secrets::{MASK, is_secret_key, mask_secrets};
@@ -87,6 +90,8 @@ pub struct ConfigFile {
     pub init_config: serde_json::Value,
     /// Instances that loaded, in file order (see [`InstanceConfig::index`]).
     pub instances: Vec<InstanceConfig>,
+    /// Where each key is written, to place problems found later.
+    pub positions: Positions,
 }
 
 /// One scheduled check instance: what the check reads, plus the settings

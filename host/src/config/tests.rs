@@ -400,7 +400,7 @@ fn reserved_key_errors_drop_only_that_instance() {
     assert_eq!(
         e.to_string(),
         format!(
-            "{}: instance #0: key `min_collection_interval`: expected number or null, \
+            "{}:2:5: instance #0: key `min_collection_interval`: expected number or null, \
              got string \"fast\" (fix: e.g. `min_collection_interval: 30`)",
             file.display()
         )
