@@ -63,9 +63,10 @@ impl PyRegex {
             // The `regex` crate's message is the clearer one for plain
             // syntax errors; `fancy-regex` speaks for what only it parses.
             Err(fancy) => Err(PatternError {
-                reason: last_line(&match first_error {
-                    regex::Error::Syntax(_) => fancy.to_string(),
-                    other => other.to_string(),
+                reason: last_line(&if needs_backtracking(pattern) {
+                    fancy.to_string()
+                } else {
+                    first_error.to_string()
                 }),
             }),
         }
@@ -88,6 +89,19 @@ impl PyRegex {
             PyRegex::Backtracking(regex) => regex.as_str(),
         }
     }
+}
+
+/// The `regex` parser refuses `pattern` for look-around or
+/// backreferences: what only the backtracking engine offers.
+fn needs_backtracking(pattern: &str) -> bool {
+    use regex_syntax::ast::ErrorKind;
+    matches!(
+        regex_syntax::ast::parse::Parser::new().parse(pattern),
+        Err(e) if matches!(
+            e.kind(),
+            ErrorKind::UnsupportedLookAround | ErrorKind::UnsupportedBackreference
+        )
+    )
 }
 
 /// Compiler messages may draw the pattern over several lines; the last one
@@ -146,8 +160,9 @@ mod tests {
 
     #[test]
     fn runaway_backtracking_is_no_match() {
-        // Catastrophic on a backtracking engine; the look-ahead forces it.
-        let re = PyRegex::new(r"(?=x)?(a+)+$").unwrap();
+        // Catastrophic on a backtracking engine; the backreference forces it.
+        let re = PyRegex::new(r"^(a|a)+\1$").unwrap();
+        assert!(matches!(re, PyRegex::Backtracking(_)));
         let text = format!("{}b", "a".repeat(64));
         assert!(!re.is_match(&text));
     }
