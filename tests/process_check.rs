@@ -434,9 +434,8 @@ fn invalid_process_options_fail_the_run_with_the_checks_message() {
     // As in Datadog, `search_string` wins over `pid`: a warning, no error.
     assert_eq!(output.status.code(), Some(0));
     assert!(
-        stderr(&output).contains(
-            "`pid` set together with `search_string`: only `search_string` is used"
-        ),
+        stderr(&output)
+            .contains("`pid` set together with `search_string`: only `search_string` is used"),
         "{}",
         stderr(&output)
     );

@@ -103,9 +103,11 @@ fn metric(report: &Value, metric: &str, name: &str) -> Option<f64> {
         .filter(|s| tags(s).contains(&tag))
         .collect();
     assert!(found.len() <= 1, "{metric} of {name}: {found:#?}");
-    found
-        .first()
-        .map(|s| s["points"].as_array().unwrap().last().unwrap()[1].as_f64().unwrap())
+    found.first().map(|s| {
+        s["points"].as_array().unwrap().last().unwrap()[1]
+            .as_f64()
+            .unwrap()
+    })
 }
 
 /// Tags, status and message of the `process.up` of instance `name`.
@@ -276,7 +278,12 @@ instances:
     );
     assert_eq!(
         up(&report, "tree").0,
-        ["process:tree", "process_name:tree", "service:billing", "tree"]
+        [
+            "process:tree",
+            "process_name:tree",
+            "service:billing",
+            "tree"
+        ]
     );
 
     // Memory as psutil reads it, from statm.
@@ -307,7 +314,14 @@ instances:
         resident,
         1.0,
     );
-    assert!(metric(&report, "system.processes.open_file_descriptors", "nobody-only").is_some());
+    assert!(
+        metric(
+            &report,
+            "system.processes.open_file_descriptors",
+            "nobody-only"
+        )
+        .is_some()
+    );
     // pid 1's I/O counters are refused even to root: left out, no failure.
     assert!(metric(&report, "system.processes.threads", "init-strict").is_some());
 }
@@ -331,7 +345,14 @@ fn configure_warnings_reach_configcheck_and_check() {
 ",
     );
     let output = common::runner_command(ws.path())
-        .args(["configcheck", "-v", "--conf-d", "conf.d", "--checks-d", "checks.d"])
+        .args([
+            "configcheck",
+            "-v",
+            "--conf-d",
+            "conf.d",
+            "--checks-d",
+            "checks.d",
+        ])
         .output()
         .unwrap();
     let out = stdout(&output);
@@ -351,7 +372,10 @@ fn configure_warnings_reach_configcheck_and_check() {
          `thresholds.warning` is [4, 2]: low > high, so every process count is outside it \
          and `process.up` is never better than WARNING",
     ] {
-        assert!(warnings.contains(expected), "{expected}\nnot in:\n{warnings}");
+        assert!(
+            warnings.contains(expected),
+            "{expected}\nnot in:\n{warnings}"
+        );
     }
 
     // `runner check` shows them on stderr, and runs every instance.
@@ -378,7 +402,13 @@ fn an_invalid_python_regex_is_a_configuration_error() {
         "instances:\n  - {name: bad, search_string: ['(?<=x'], exact_match: false}\n",
     );
     let output = common::runner_command(ws.path())
-        .args(["configcheck", "--conf-d", "conf.d", "--checks-d", "checks.d"])
+        .args([
+            "configcheck",
+            "--conf-d",
+            "conf.d",
+            "--checks-d",
+            "checks.d",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));

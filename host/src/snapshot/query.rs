@@ -360,7 +360,10 @@ mod tests {
             ..Default::default()
         };
         let err = s.query(&q).unwrap_err().to_string();
-        assert!(err.starts_with("invalid cmdline pattern \"(?<=x\": "), "{err}");
+        assert!(
+            err.starts_with("invalid cmdline pattern \"(?<=x\": "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -458,9 +458,11 @@ mod tests {
         assert!(s.query.pids.is_empty());
         assert_eq!(
             s.warnings,
-            ["`pid` set together with `search_string`: only `search_string` is used (as by \
+            [
+                "`pid` set together with `search_string`: only `search_string` is used (as by \
               the Datadog Agent, which takes the first of `search_string`, `pid`, \
-              `pid_file`); remove the others"]
+              `pid_file`); remove the others"
+            ]
         );
         let s = settings(json!({"name": "x", "pid": 1, "pid_file": "/p"})).unwrap();
         assert_eq!(s.query.pids, [1]);
@@ -491,8 +493,10 @@ mod tests {
         assert!(s.query.all);
         assert_eq!(
             s.warnings,
-            ["Deprecated: Having \"All\" in your search_string will greatly reduce the \
-              performance of the check and will be removed in a future version of the agent."]
+            [
+                "Deprecated: Having \"All\" in your search_string will greatly reduce the \
+              performance of the check and will be removed in a future version of the agent."
+            ]
         );
     }
 
@@ -607,8 +611,12 @@ mod tests {
                 .extend(extra.as_object().unwrap().clone());
             settings(instance).unwrap().strict_search
         };
-        assert!(strict(json!({"search_string": ["a"], "exact_match": false})));
-        assert!(strict(json!({"search_string": ["All"], "exact_match": false})));
+        assert!(strict(
+            json!({"search_string": ["a"], "exact_match": false})
+        ));
+        assert!(strict(
+            json!({"search_string": ["All"], "exact_match": false})
+        ));
         assert!(!strict(json!({"search_string": ["a"]})));
         assert!(!strict(json!({"pid": 1})));
         assert!(!strict(json!({"pid_file": "/p"})));

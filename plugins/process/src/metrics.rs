@@ -604,10 +604,12 @@ pub(crate) mod tests {
         hidden.denied = vec!["cmdline".into()];
         assert_eq!(
             check_search_denied(&snapshot(vec![init, process(5), hidden])),
-            Err("access denied to the command line of pid 8 (postgres) while \
+            Err(
+                "access denied to the command line of pid 8 (postgres) while \
                  searching `search_string`; set `ignore_denied_access: true` to skip \
                  such processes"
-                .to_string())
+                    .to_string()
+            )
         );
     }
 
