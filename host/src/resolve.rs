@@ -190,7 +190,8 @@ impl Environment {
     /// Instantiate and configure every valid instance, so errors only the
     /// check itself can see (mutually exclusive options, a bad regex) are
     /// configuration errors too. Those instances get the error added and
-    /// are left out; the others come back ready to run.
+    /// are left out; the others come back ready to run, with what the check
+    /// warned about while configuring added to their warnings.
     pub async fn prepare(&self, resolution: &mut Resolution) -> Vec<(usize, CheckInstance)> {
         let mut ready = Vec::new();
         for (index, resolved) in resolution.instances.iter_mut().enumerate() {
@@ -198,7 +199,20 @@ impl Environment {
                 continue;
             };
             match instance.prepare().await {
-                Ok(()) => ready.push((index, instance)),
+                Ok(()) => {
+                    // What the check warned about while configuring (e.g.
+                    // a deprecated option) is a warning of this instance.
+                    let config = &resolved.config;
+                    for message in instance.configure_warnings() {
+                        let warning = ConfigError::new(format!("the check warns: {message}"))
+                            .with_check(config.check.clone())
+                            .with_file(&config.source)
+                            .with_instance(config.index);
+                        resolution.warnings.push(warning.clone());
+                        resolved.warnings.push(warning);
+                    }
+                    ready.push((index, instance));
+                }
                 Err(error) => {
                     let config = &resolved.config;
                     let error = ConfigError::new(error.to_string())

@@ -126,7 +126,7 @@ impl Context {
 
     /// Write a log line attributed to this instance.
     pub fn log(&self, level: Level, message: &str) {
-        host::log(level, message);
+        crate::log(level, message);
     }
 
     /// Log at debug level.

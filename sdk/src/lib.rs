@@ -109,6 +109,13 @@ pub trait Check: Sized + 'static {
     fn run(&mut self, ctx: &mut Context) -> Result<(), Error>;
 }
 
+/// Write a log line attributed to this instance, also outside `run`.
+/// Warnings (and errors) logged during [`Check::configure`] are reported
+/// as configuration warnings of the instance by `runner configcheck`.
+pub fn log(level: Level, message: &str) {
+    bindings::runner::check::host::log(level, message);
+}
+
 /// `init_config` for checks that take none: an empty mapping. Keys in it
 /// are reported by `runner configcheck` as unknown.
 #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]

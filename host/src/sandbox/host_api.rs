@@ -50,7 +50,16 @@ pub struct HostState {
     pub(crate) deadline: Instant,
     /// The guest's stdout and stderr, capped.
     pub(crate) output: CapturedOutput,
+    /// While `configure` runs: the warn- and error-level lines it logs,
+    /// escaped, instead of logging them (the caller reports them as
+    /// configuration warnings). `None` otherwise.
+    pub(crate) configure_warnings: Option<Vec<String>>,
 }
+
+/// Most configure-time warnings kept, and most characters of each: what a
+/// guest logs must not grow the host without bound.
+const MAX_CONFIGURE_WARNINGS: usize = 32;
+const MAX_WARNING_CHARS: usize = 2000;
 
 impl HostState {
     /// A store's data with WASI reduced to nothing but clocks, random and
@@ -80,6 +89,7 @@ impl HostState {
             max_metrics,
             deadline: Instant::now(),
             output,
+            configure_warnings: None,
         }
     }
 
@@ -140,6 +150,15 @@ impl host::Host for HostState {
     }
 
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        if let Some(warnings) = &mut self.configure_warnings
+            && matches!(level, LogLevel::Warn | LogLevel::Error)
+        {
+            if warnings.len() < MAX_CONFIGURE_WARNINGS {
+                let kept: String = message.chars().take(MAX_WARNING_CHARS).collect();
+                warnings.push(escape_controls(&kept));
+            }
+            return Ok(());
+        }
         let instance = self.instance_id();
         match level {
             LogLevel::Trace => tracing::trace!(target: "check", instance, "{message}"),
@@ -186,6 +205,20 @@ impl host::Host for HostState {
     }
 }
 
+/// `text` with control characters (newlines, escape sequences, ...)
+/// written as Rust escapes, so a check cannot drive the terminal.
+pub(crate) fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn to_wit_process(row: &snapshot::ProcessRow) -> types::Process {
     types::Process {
         pid: row.pid,
@@ -216,5 +249,18 @@ fn to_wit_process(row: &snapshot::ProcessRow) -> types::Process {
         children_minor_faults: row.children_minor_faults,
         children_major_faults: row.children_major_faults,
         denied: row.denied.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape_controls("a\u{1b}[31mred\r\nb\tc \u{9b}é\"\\"),
+            "a\\u{1b}[31mred\\r\\nb\\tc \\u{9b}é\"\\"
+        );
     }
 }

@@ -84,6 +84,8 @@ pub struct RunOutcome {
 struct Live {
     store: Store<HostState>,
     plugin: Plugin,
+    /// What the check logged at warn level or above during `configure`.
+    warnings: Vec<String>,
 }
 
 /// A check instance: a plugin plus one conf.d instance.
@@ -92,6 +94,8 @@ pub struct CheckInstance {
     spec: InstanceSpec,
     context: HostContext,
     live: Option<Live>,
+    /// The warnings of the last `configure` done by [`Self::prepare`].
+    configure_warnings: Vec<String>,
 }
 
 impl CheckInstance {
@@ -101,6 +105,7 @@ impl CheckInstance {
             spec,
             context,
             live: None,
+            configure_warnings: Vec::new(),
         }
     }
 
@@ -115,15 +120,25 @@ impl CheckInstance {
     /// Build and configure the instance without running it, so
     /// `configcheck` can report errors only the check itself can see
     /// (e.g. mutually exclusive keys). The next `run` reuses the instance.
+    /// What the check logged at warn level during `configure` is kept for
+    /// [`Self::configure_warnings`] instead of being logged.
     pub async fn prepare(&mut self) -> Result<(), RunError> {
         if self.live.is_none() {
             let timeout = self.spec.limits.timeout_duration();
-            let live = build(&self.plugin, &self.spec, &self.context, timeout)
+            let mut live = build(&self.plugin, &self.spec, &self.context, timeout)
                 .await
                 .map_err(|(error, _output)| error)?;
+            self.configure_warnings = std::mem::take(&mut live.warnings);
             self.live = Some(live);
         }
         Ok(())
+    }
+
+    /// The warnings the check logged during the `configure` of
+    /// [`Self::prepare`] (e.g. a deprecated option), control characters
+    /// escaped.
+    pub fn configure_warnings(&self) -> &[String] {
+        &self.configure_warnings
     }
 
     /// Run the check once, building and configuring the instance first if
@@ -137,7 +152,13 @@ impl CheckInstance {
         let mut live = match self.live.take() {
             Some(live) => live,
             None => match build(&self.plugin, &self.spec, &self.context, timeout).await {
-                Ok(live) => live,
+                Ok(mut live) => {
+                    // Nobody called `prepare` to report them: log them.
+                    for warning in std::mem::take(&mut live.warnings) {
+                        tracing::warn!(target: "check", instance = self.spec.id, "{warning}");
+                    }
+                    live
+                }
                 Err((error, output)) => {
                     return RunOutcome {
                         started_at,
@@ -214,6 +235,7 @@ async fn build(
                 return Err((error, output));
             }
         };
+        store.data_mut().configure_warnings = Some(Vec::new());
         let init_config = spec.init_config.to_string();
         let instance_config = spec.instance.to_string();
         let call = instance.runner_check_check().call_configure(
@@ -223,10 +245,12 @@ async fn build(
         );
         let configured = tokio::time::timeout(timeout + OUTER_TIMEOUT_GRACE, call).await;
         let state = store.data_mut();
+        let warnings = state.configure_warnings.take().unwrap_or_default();
         match configured {
             Ok(Ok(Ok(()))) => Ok(Live {
                 store,
                 plugin: instance,
+                warnings,
             }),
             Ok(Ok(Err(message))) => Err((RunError::Configure(message), state.output.take().0)),
             Ok(Err(trap)) => {

@@ -64,9 +64,10 @@ pub struct ProcessRow {
     pub cpu_user: f64,
     /// CPU time spent in kernel mode, seconds.
     pub cpu_system: f64,
-    /// Resident set size, bytes.
+    /// Resident set size, bytes: `statm` resident × page size, like
+    /// psutil's `memory_info().rss` (`stat` when `statm` is unreadable).
     pub rss: u64,
-    /// Virtual memory size, bytes.
+    /// Virtual memory size, bytes: `statm` size × page size.
     pub vms: u64,
     /// Resident shared (file-backed + shmem) memory, bytes: `statm` shared ×
     /// page size, like psutil's `memory_info().shared`.

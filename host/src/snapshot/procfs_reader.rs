@@ -171,8 +171,16 @@ fn read_row(process: &Process, ctx: &RowContext<'_>) -> Option<ProcessRow> {
         start_time: stat.starttime as f64 / ticks + ctx.btime,
         cpu_user: stat.utime as f64 / ticks,
         cpu_system: stat.stime as f64 / ticks,
-        rss: stat.rss.saturating_mul(ctx.page_size),
-        vms: stat.vsize,
+        // Memory from one read of statm, as psutil's `memory_info()`, so
+        // that rss - shared (mem.real) compares like with like; stat only
+        // when statm cannot be read.
+        rss: statm
+            .as_ref()
+            .map_or(stat.rss, |m| m.resident)
+            .saturating_mul(ctx.page_size),
+        vms: statm
+            .as_ref()
+            .map_or(stat.vsize, |m| m.size.saturating_mul(ctx.page_size)),
         shared: statm.map(|m| m.shared.saturating_mul(ctx.page_size)),
         threads: u32::try_from(stat.num_threads).unwrap_or(0),
         open_fds: open_fds.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),

@@ -6,9 +6,8 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use regex::Regex;
-
 use super::{ProcessRow, ProcessSnapshot};
+use crate::pyregex::{PatternError, PyRegex};
 
 /// Most bytes of a pid file that are read.
 const PID_FILE_MAX: u64 = 64;
@@ -28,7 +27,9 @@ pub struct ProcessQuery {
     /// Select processes whose [`ProcessRow::name`] equals one of these.
     pub names: Vec<String>,
     /// Select processes whose command line, joined with single spaces,
-    /// contains a match of one of these regexes (Rust `regex` syntax).
+    /// contains a match of one of these regexes (Python `re` syntax, see
+    /// [`PyRegex`]). A process whose command line may not be read never
+    /// matches, as Datadog skips processes it is denied access to.
     pub cmdline_patterns: Vec<String>,
     /// Select these pids.
     pub pids: Vec<u32>,
@@ -49,8 +50,8 @@ pub enum QueryError {
     InvalidPattern {
         /// The pattern as given.
         pattern: String,
-        /// What the regex compiler said.
-        error: regex::Error,
+        /// What the regex compilers said.
+        error: PatternError,
     },
     /// The pid file could not be read.
     PidFileUnreadable {
@@ -90,16 +91,16 @@ impl std::error::Error for QueryError {}
 /// queries every interval, and compiling a regex costs far more (hundreds
 /// of µs) than matching it against every command line. Bounded, because
 /// patterns come from guests: when full, it starts over.
-static COMPILED: Mutex<Option<HashMap<String, Regex>>> = Mutex::new(None);
+static COMPILED: Mutex<Option<HashMap<String, PyRegex>>> = Mutex::new(None);
 const COMPILED_MAX: usize = 256;
 
-fn compiled(pattern: &str) -> Result<Regex, QueryError> {
+fn compiled(pattern: &str) -> Result<PyRegex, QueryError> {
     let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
     let cache = cache.get_or_insert_with(HashMap::new);
     if let Some(regex) = cache.get(pattern) {
         return Ok(regex.clone());
     }
-    let regex = Regex::new(pattern).map_err(|error| QueryError::InvalidPattern {
+    let regex = PyRegex::new(pattern).map_err(|error| QueryError::InvalidPattern {
         pattern: pattern.to_string(),
         error,
     })?;
@@ -148,7 +149,7 @@ pub(super) fn run<'a>(
                     continue;
                 }
                 *selected = q.names.contains(&row.name)
-                    || (!patterns.is_empty() && {
+                    || (!patterns.is_empty() && !row.denied.contains(&"cmdline") && {
                         join_into(&mut joined, &row.cmdline);
                         patterns.iter().any(|re| re.is_match(&joined))
                     });
@@ -337,6 +338,50 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(pids(s.query(&q).unwrap()), [1, 11, 12]);
+    }
+
+    #[test]
+    fn cmdline_patterns_are_python_regexes() {
+        let s = tree();
+        // Look-ahead: sleeps except the one running 302.
+        let q = ProcessQuery {
+            cmdline_patterns: vec![r"^sleep (?!302)".into()],
+            ..Default::default()
+        };
+        assert_eq!(pids(s.query(&q).unwrap()), [11]);
+        // Look-behind.
+        let q = ProcessQuery {
+            cmdline_patterns: vec![r"(?<=nginx: )worker".into()],
+            ..Default::default()
+        };
+        assert_eq!(pids(s.query(&q).unwrap()), [20]);
+        let q = ProcessQuery {
+            cmdline_patterns: vec!["(?<=x".into()],
+            ..Default::default()
+        };
+        let err = s.query(&q).unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid cmdline pattern \"(?<=x\": "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_denied_cmdline_never_matches_a_pattern() {
+        let mut s = tree();
+        // Its real command line is unknown: even `.*` must not select it.
+        s.processes[5].denied = vec!["cmdline"];
+        let q = ProcessQuery {
+            cmdline_patterns: vec![".*".into()],
+            ..Default::default()
+        };
+        assert_eq!(pids(s.query(&q).unwrap()), [1, 10, 11, 12, 20]);
+        // Selecting it by name or pid still works.
+        let q = ProcessQuery {
+            names: vec!["odd".into()],
+            ..Default::default()
+        };
+        assert_eq!(pids(s.query(&q).unwrap()), [30]);
     }
 
     #[test]

@@ -187,7 +187,17 @@ fn spawned_children_are_read_correctly() {
         );
         assert!(r.rss > 0);
         assert!(r.vms >= r.rss);
-        assert!(r.shared.is_some());
+        // Memory as psutil's memory_info() reads it: statm pages × page
+        // size (a sleeping process does not change it).
+        let statm: Vec<u64> = std::fs::read_to_string(format!("/proc/{pid}/statm"))
+            .unwrap()
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let page = procfs::page_size();
+        assert_eq!(r.vms, statm[0] * page);
+        assert_eq!(r.rss, statm[1] * page);
+        assert_eq!(r.shared, Some(statm[2] * page));
         assert_eq!(r.threads, 1);
         assert!(matches!(r.state, 'S' | 'R'), "state {}", r.state);
         assert!(r.open_fds.is_some_and(|n| n >= 1));

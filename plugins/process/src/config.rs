@@ -18,6 +18,7 @@ fn yes() -> bool {
 
 /// `init_config` of the process check. Accepted for compatibility with the
 /// Datadog Agent's configuration; none of these keys has an effect.
+/// (`procfs_path` and `service` are the runner's own keys.)
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct InitConfig {
     /// Datadog: seconds a search's pid list is reused before the processes
@@ -36,6 +37,11 @@ pub struct InitConfig {
     /// taken fresh for every tick.
     #[serde(default = "default_cache_duration")]
     pub shared_process_list_cache_duration: f64,
+    /// Datadog: reset the shared process list cache when a process
+    /// disappears or nothing matches. No effect here: there is no such
+    /// cache to reset.
+    #[serde(default = "yes")]
+    pub reset_cache_on_process_changes: bool,
 }
 
 impl Default for InitConfig {
@@ -44,42 +50,46 @@ impl Default for InitConfig {
             pid_cache_duration: DEFAULT_CACHE_DURATION,
             access_denied_cache_duration: DEFAULT_CACHE_DURATION,
             shared_process_list_cache_duration: DEFAULT_CACHE_DURATION,
+            reset_cache_on_process_changes: true,
         }
     }
 }
 
 /// One instance of the process check: which processes to watch and how.
-/// Exactly one of `search_string`, `pid` and `pid_file` selects them.
+/// One of `search_string`, `pid` and `pid_file` selects them. (`tags`,
+/// `service` and the other keys every check has are the runner's.)
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct Config {
-    /// Name of this group of processes: the `process_name:<name>` tag of
-    /// the metrics and the `process:<name>` tag of `process.up`.
+    /// Name of this group of processes: the `process_name:<name>` and
+    /// `<name>` tags of the metrics and `process.up`, and the
+    /// `process:<name>` tag of `process.up`.
     pub name: String,
     /// Select processes by name (`exact_match: true`) or by a regular
     /// expression searched in the command line (`exact_match: false`); a
     /// process matching any entry is selected. The entry `All` selects
-    /// every process. Exclusive with `pid` and `pid_file`.
+    /// every process (deprecated by Datadog). When `pid` or `pid_file` is
+    /// also set, `search_string` wins (with a warning).
     #[serde(default)]
     pub search_string: Option<Vec<String>>,
-    /// Select the process with this pid. Exclusive with `search_string`
-    /// and `pid_file`.
+    /// Select the process with this pid. Ignored (with a warning) when
+    /// `search_string` is set; wins over `pid_file`.
     #[serde(default)]
     pub pid: Option<u32>,
     /// Select the process whose pid is the first integer in this file. A
-    /// file that cannot be read or holds no pid counts as no process
-    /// running (`process.up` is CRITICAL, with the reason in its message).
-    /// Exclusive with `search_string` and `pid`.
+    /// file that cannot be read counts as no process running. Ignored
+    /// (with a warning) when `search_string` or `pid` is set.
     #[serde(default)]
     pub pid_file: Option<String>,
     /// `true`: a `search_string` entry must equal the process name.
-    /// `false`: a `search_string` entry is a regular expression (Rust
-    /// `regex` syntax) searched in the command line, its arguments joined
-    /// with single spaces.
+    /// `false`: a `search_string` entry is a regular expression (Python
+    /// `re` syntax, look-around included) searched in the command line,
+    /// its arguments joined with single spaces.
     #[serde(default = "yes")]
     pub exact_match: bool,
-    /// `true`: a field the runner is not allowed to read for a process
-    /// (e.g. the I/O counters of another user's process) is left out of
-    /// the sums. `false`: such a field fails the run.
+    /// `false`: a process whose command line the runner may not read
+    /// during an `exact_match: false` search fails the run. `true`: such
+    /// a process is skipped. Unreadable per-process fields (I/O counters,
+    /// file descriptors, ...) are always left out of the sums.
     #[serde(default = "yes")]
     pub ignore_denied_access: bool,
     /// Bounds on the number of matched processes for the `process.up`
@@ -93,42 +103,19 @@ pub struct Config {
     /// Keep only processes owned by this user name (real uid).
     #[serde(default)]
     pub user: Option<String>,
-    /// Tags added to every metric and service check of this instance.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Datadog: read other users' processes through `sudo`. Accepted for
-    /// compatibility and ignored: the runner reads processes itself, and
-    /// fields it may not read are handled by `ignore_denied_access`.
+    /// Datadog: count open file descriptors through `sudo`. No effect
+    /// here: the runner reads processes itself, and fields it may not read
+    /// are left out of the sums.
     #[serde(default)]
     pub try_sudo: Option<bool>,
-    /// Datadog: psutil's `oneshot` optimisation. Accepted for
-    /// compatibility and ignored: the runner always reads each process
-    /// once per snapshot.
+    /// Datadog: psutil's `oneshot` optimisation. No effect here: the
+    /// runner always reads each process once per snapshot.
     #[serde(default)]
     pub use_oneshot: Option<bool>,
-}
-
-#[cfg(test)]
-mod regex_tests {
-    use super::*;
-
-    fn config(search: &str) -> Config {
-        runner_sdk::serde_json::from_value(runner_sdk::serde_json::json!({
-            "name": "x", "search_string": [search], "exact_match": false
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn invalid_patterns_are_configuration_errors() {
-        let error = Settings::new(config("nginx: (worker")).unwrap_err();
-        assert_eq!(
-            error,
-            "`search_string` entry `nginx: (worker` is not a valid regular expression \
-             (exact_match is false): unclosed group"
-        );
-        assert!(Settings::new(config(r"nginx: (worker|master)\s")).is_ok());
-    }
+    /// Datadog: seconds this instance's pid list is reused. No effect
+    /// here: every run uses a fresh process snapshot.
+    #[serde(default)]
+    pub pid_cache_duration: Option<f64>,
 }
 
 /// Bounds `[low, high]` (inclusive) on the number of matched processes.
@@ -160,6 +147,8 @@ impl Bounds {
         high: f64::INFINITY,
     };
 
+    /// Datadog's test, `not (high < count or count < low)`: with
+    /// low > high no count is inside.
     pub fn contains(&self, count: usize) -> bool {
         let count = count as f64;
         self.low <= count && count <= self.high
@@ -173,33 +162,86 @@ pub struct Limits {
     pub critical: Bounds,
 }
 
+/// Datadog's deprecation warning for an `All` entry, word for word.
+pub const ALL_DEPRECATED: &str = "Deprecated: Having \"All\" in your search_string will \
+    greatly reduce the performance of the check and will be removed in a future version of \
+    the agent.";
+
 /// An instance after validation: what `run` needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub name: String,
     /// What to ask the host for.
     pub query: ProcessQuery,
-    /// The processes come from `pid_file`: an unreadable file is a
-    /// CRITICAL service check, not a failed run.
+    /// The processes come from `pid_file`: an unreadable file means no
+    /// process, not a failed run.
     pub from_pid_file: bool,
-    pub ignore_denied_access: bool,
+    /// `ignore_denied_access: false` on an `exact_match: false` search: a
+    /// process whose command line is refused fails the run.
+    pub strict_search: bool,
     /// `None`: no `thresholds` (CRITICAL only when nothing matches).
     pub limits: Option<Limits>,
-    /// `process_name:<name>` followed by the instance tags.
+    /// The check's own metric tags: `process_name:<name>` and `<name>`, as
+    /// the Agent sends them (the runner adds the instance's `tags`).
     pub tags: Vec<String>,
+    /// What the configuration gets away with but the user should fix,
+    /// logged as warnings at configure time.
+    pub warnings: Vec<String>,
 }
 
-/// Checks `[low, high]` of `thresholds.<key>`.
-fn bounds(key: &str, value: Option<[f64; 2]>) -> Result<Bounds, String> {
+/// `thresholds.<key>` as bounds; low > high is accepted as Datadog does
+/// (every count is then outside), with a warning saying what it means.
+fn bounds(key: &str, value: Option<[f64; 2]>, warnings: &mut Vec<String>) -> Bounds {
     let Some([low, high]) = value else {
-        return Ok(Bounds::AT_LEAST_ONE);
+        return Bounds::AT_LEAST_ONE;
     };
     if low > high {
-        return Err(format!(
-            "`thresholds.{key}` must be [low, high] with low <= high, got [{low}, {high}]"
+        let status = if key == "critical" {
+            "always CRITICAL"
+        } else {
+            "never better than WARNING"
+        };
+        warnings.push(format!(
+            "`thresholds.{key}` is [{low}, {high}]: low > high, so every process count is \
+             outside it and `process.up` is {status}"
         ));
     }
-    Ok(Bounds { low, high })
+    Bounds { low, high }
+}
+
+/// Checks an `exact_match: false` entry as the runner will compile it:
+/// with the `regex` crate's parser, or else (look-around,
+/// backreferences) with `fancy-regex`'s.
+fn validate_pattern(pattern: &str) -> Result<(), String> {
+    let Err(linear) = regex_syntax::Parser::new().parse(pattern) else {
+        return Ok(());
+    };
+    let fancy = match fancy_regex::Expr::parse_tree(pattern) {
+        Ok(_) => return Ok(()),
+        Err(fancy) => fancy,
+    };
+    // Name what is wrong in the terms of the engine that would run it.
+    let needs_fancy = matches!(
+        &linear,
+        regex_syntax::Error::Parse(e) if matches!(
+            e.kind(),
+            regex_syntax::ast::ErrorKind::UnsupportedLookAround
+                | regex_syntax::ast::ErrorKind::UnsupportedBackreference
+        )
+    );
+    let reason = if needs_fancy {
+        fancy.to_string()
+    } else {
+        // The parser draws the pattern over several lines; its last line
+        // says what is wrong.
+        let text = linear.to_string();
+        let last = text.lines().last().unwrap_or_default().to_string();
+        last.trim_start_matches("error: ").to_string()
+    };
+    Err(format!(
+        "`search_string` entry `{pattern}` is not a valid regular expression \
+         (exact_match is false): {reason}"
+    ))
 }
 
 impl Settings {
@@ -209,7 +251,9 @@ impl Settings {
             return Err("`name` must not be empty".to_string());
         }
         let name = config.name;
+        let mut warnings = Vec::new();
 
+        // Datadog takes the first selector set, in this order.
         let given: Vec<&str> = [
             ("search_string", config.search_string.is_some()),
             ("pid", config.pid.is_some()),
@@ -218,39 +262,37 @@ impl Settings {
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
         .collect();
-        if given.len() != 1 {
-            let found = if given.is_empty() {
-                "none is set".to_string()
-            } else {
-                format!("found {}", given.join(", "))
-            };
-            return Err(format!(
-                "exactly one of `search_string`, `pid` or `pid_file` must be set; {found}"
-            ));
+        match given.as_slice() {
+            [] => {
+                return Err(
+                    "one of `search_string`, `pid` or `pid_file` must be set; none is set"
+                        .to_string(),
+                );
+            }
+            [_] => {}
+            [used, ignored @ ..] => warnings.push(format!(
+                "`{}` set together with `{used}`: only `{used}` is used (as by the Datadog \
+                 Agent, which takes the first of `search_string`, `pid`, `pid_file`); \
+                 remove the others",
+                ignored.join("` and `")
+            )),
         }
 
         let mut query = ProcessQuery::default();
+        let mut strict_search = false;
         if let Some(search) = config.search_string {
             if search.is_empty() {
                 return Err("`search_string` must list at least one entry".to_string());
             }
+            strict_search = !config.ignore_denied_access && !config.exact_match;
             if search.iter().any(|s| s == "All") {
+                warnings.push(ALL_DEPRECATED.to_string());
                 query.all = true;
             } else if config.exact_match {
                 query.names = search;
             } else {
                 for pattern in &search {
-                    regex_syntax::Parser::new().parse(pattern).map_err(|e| {
-                        // The parser's message draws the pattern over
-                        // several lines; its last line says what is wrong.
-                        let text = e.to_string();
-                        let reason = text.lines().last().unwrap_or_default();
-                        format!(
-                            "`search_string` entry `{pattern}` is not a valid regular expression \
-                             (exact_match is false): {}",
-                            reason.trim_start_matches("error: ")
-                        )
-                    })?;
+                    validate_pattern(pattern)?;
                 }
                 query.cmdline_patterns = search;
             }
@@ -265,25 +307,19 @@ impl Settings {
         query.include_children = config.collect_children;
         query.user = config.user;
 
-        let limits = match config.thresholds {
-            None => None,
-            Some(t) => Some(Limits {
-                warning: bounds("warning", t.warning)?,
-                critical: bounds("critical", t.critical)?,
-            }),
-        };
-
-        let mut tags = Vec::with_capacity(config.tags.len() + 1);
-        tags.push(format!("process_name:{name}"));
-        tags.extend(config.tags);
+        let limits = config.thresholds.map(|t| Limits {
+            warning: bounds("warning", t.warning, &mut warnings),
+            critical: bounds("critical", t.critical, &mut warnings),
+        });
 
         Ok(Settings {
+            tags: vec![format!("process_name:{name}"), name.clone()],
+            from_pid_file: query.pid_file.is_some(),
             name,
             query,
-            from_pid_file: config.pid_file.is_some(),
-            ignore_denied_access: config.ignore_denied_access,
+            strict_search,
             limits,
-            tags,
+            warnings,
         })
     }
 }
@@ -308,7 +344,6 @@ mod tests {
         assert!(c.ignore_denied_access);
         assert!(!c.collect_children);
         assert_eq!(c.thresholds, None);
-        assert!(c.tags.is_empty());
         assert_eq!(c.user, None);
 
         let init: InitConfig = serde_json::from_value(json!({})).unwrap();
@@ -316,6 +351,7 @@ mod tests {
         assert_eq!(init.pid_cache_duration, 120.0);
         assert_eq!(init.access_denied_cache_duration, 120.0);
         assert_eq!(init.shared_process_list_cache_duration, 120.0);
+        assert!(init.reset_cache_on_process_changes);
     }
 
     #[test]
@@ -411,27 +447,91 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_selector() {
+    fn first_selector_wins_with_a_warning() {
         let err = settings(json!({"name": "x"})).unwrap_err();
         assert_eq!(
             err,
-            "exactly one of `search_string`, `pid` or `pid_file` must be set; none is set"
+            "one of `search_string`, `pid` or `pid_file` must be set; none is set"
         );
-        let err = settings(json!({"name": "x", "search_string": ["a"], "pid": 1})).unwrap_err();
+        let s = settings(json!({"name": "x", "search_string": ["a"], "pid": 1})).unwrap();
+        assert_eq!(s.query.names, ["a"]);
+        assert!(s.query.pids.is_empty());
         assert_eq!(
-            err,
-            "exactly one of `search_string`, `pid` or `pid_file` must be set; \
-             found search_string, pid"
+            s.warnings,
+            [
+                "`pid` set together with `search_string`: only `search_string` is used (as by \
+              the Datadog Agent, which takes the first of `search_string`, `pid`, \
+              `pid_file`); remove the others"
+            ]
         );
-        let err = settings(json!({"name": "x", "pid": 1, "pid_file": "/p"})).unwrap_err();
-        assert!(err.ends_with("found pid, pid_file"), "{err}");
-        let err = settings(json!({
+        let s = settings(json!({"name": "x", "pid": 1, "pid_file": "/p"})).unwrap();
+        assert_eq!(s.query.pids, [1]);
+        assert_eq!(s.query.pid_file, None);
+        assert!(!s.from_pid_file);
+        assert!(s.warnings[0].starts_with("`pid_file` set together with `pid`: only `pid`"));
+        let s = settings(json!({
             "name": "x", "search_string": ["a"], "pid": 1, "pid_file": "/p"
         }))
-        .unwrap_err();
-        assert!(err.ends_with("found search_string, pid, pid_file"), "{err}");
+        .unwrap();
+        assert_eq!(s.query.names, ["a"]);
+        assert!(
+            s.warnings[0].starts_with(
+                "`pid` and `pid_file` set together with `search_string`: only `search_string`"
+            ),
+            "{:?}",
+            s.warnings
+        );
+        let s = settings(json!({"name": "x", "pid": 1})).unwrap();
+        assert!(s.warnings.is_empty());
         let err = settings(json!({"name": "x", "search_string": []})).unwrap_err();
         assert!(err.contains("`search_string`"), "{err}");
+    }
+
+    #[test]
+    fn all_is_deprecated_with_datadogs_words() {
+        let s = settings(json!({"name": "x", "search_string": ["All"]})).unwrap();
+        assert!(s.query.all);
+        assert_eq!(
+            s.warnings,
+            [
+                "Deprecated: Having \"All\" in your search_string will greatly reduce the \
+              performance of the check and will be removed in a future version of the agent."
+            ]
+        );
+    }
+
+    #[test]
+    fn regexes_are_python_syntax_and_invalid_ones_are_errors() {
+        let regex = |pattern: &str| {
+            settings(json!({
+                "name": "x", "search_string": [pattern], "exact_match": false
+            }))
+        };
+        let err = regex("nginx: (worker").unwrap_err();
+        assert_eq!(
+            err,
+            "`search_string` entry `nginx: (worker` is not a valid regular expression \
+             (exact_match is false): unclosed group"
+        );
+        for valid in [
+            r"nginx: (worker|master)\s",
+            r"java(?!.*zookeeper).*kafka\.Kafka",
+            r"(?<=--name=)db\d",
+            r"(\w+) \1",
+            r"(?P<svc>api|web)-server",
+        ] {
+            let s = regex(valid).unwrap_or_else(|e| panic!("{valid}: {e}"));
+            assert_eq!(s.query.cmdline_patterns, [valid]);
+        }
+        // Broken look-around: the backtracking engine's parser says why.
+        let err = regex("(?<=x").unwrap_err();
+        assert!(
+            err.starts_with(
+                "`search_string` entry `(?<=x` is not a valid regular expression \
+                 (exact_match is false): "
+            ) && !err.contains("look-around"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -454,13 +554,25 @@ mod tests {
             })
         );
 
-        let err = settings(json!({
-            "name": "x", "pid": 1, "thresholds": {"critical": [5, 2]}
+        let s = settings(json!({
+            "name": "x", "pid": 1, "thresholds": {"critical": [5, 2], "warning": [3, 1]}
         }))
-        .unwrap_err();
+        .unwrap();
         assert_eq!(
-            err,
-            "`thresholds.critical` must be [low, high] with low <= high, got [5, 2]"
+            s.limits.unwrap().critical,
+            Bounds {
+                low: 5.0,
+                high: 2.0
+            }
+        );
+        assert_eq!(
+            s.warnings,
+            [
+                "`thresholds.warning` is [3, 1]: low > high, so every process count is \
+                 outside it and `process.up` is never better than WARNING",
+                "`thresholds.critical` is [5, 2]: low > high, so every process count is \
+                 outside it and `process.up` is always CRITICAL",
+            ]
         );
 
         // Not two numbers: refused by deserialisation (and the schema).
@@ -480,11 +592,39 @@ mod tests {
             "tags": ["env:prod", "team:web"],
             "try_sudo": true,
             "use_oneshot": false,
+            "pid_cache_duration": 30,
             "min_collection_interval": 30,
         }))
         .unwrap();
-        assert_eq!(s.tags, ["process_name:nginx", "env:prod", "team:web"]);
-        assert!(s.ignore_denied_access);
+        // The instance's `tags` are added by the runner, not here.
+        assert_eq!(s.tags, ["process_name:nginx", "nginx"]);
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn denied_access_matters_only_for_a_command_line_search() {
+        let strict = |extra: serde_json::Value| {
+            let mut instance = json!({"name": "x", "ignore_denied_access": false});
+            instance
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            settings(instance).unwrap().strict_search
+        };
+        assert!(strict(
+            json!({"search_string": ["a"], "exact_match": false})
+        ));
+        assert!(strict(
+            json!({"search_string": ["All"], "exact_match": false})
+        ));
+        assert!(!strict(json!({"search_string": ["a"]})));
+        assert!(!strict(json!({"pid": 1})));
+        assert!(!strict(json!({"pid_file": "/p"})));
+        let s = settings(json!({
+            "name": "x", "search_string": ["a"], "exact_match": false
+        }))
+        .unwrap();
+        assert!(!s.strict_search);
     }
 
     #[test]
@@ -500,11 +640,35 @@ mod tests {
         assert_eq!(schema["required"], json!(["name"]));
         assert_eq!(props["exact_match"]["default"], json!(true));
 
+        // Datadog's inert options say so.
+        for key in ["try_sudo", "use_oneshot", "pid_cache_duration"] {
+            let text = props[key]["description"].as_str().unwrap();
+            assert!(text.contains("No effect"), "`{key}`: {text}");
+        }
+        assert!(!props.contains_key("tags"), "`tags` is the runner's");
+
         let schema = schemars::schema_for!(InitConfig).to_value();
-        for (key, prop) in schema["properties"].as_object().unwrap() {
+        let props = schema["properties"].as_object().unwrap();
+        let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "access_denied_cache_duration",
+                "pid_cache_duration",
+                "reset_cache_on_process_changes",
+                "shared_process_list_cache_duration"
+            ]
+        );
+        for (key, prop) in props {
             let text = prop["description"].as_str().unwrap_or_default();
             assert!(text.contains("No effect"), "init_config `{key}`: {text}");
-            assert_eq!(prop["default"], json!(120.0));
+            let default = if key == "reset_cache_on_process_changes" {
+                json!(true)
+            } else {
+                json!(120.0)
+            };
+            assert_eq!(prop["default"], default, "{key}");
         }
     }
 }

@@ -15,10 +15,14 @@ pub mod config;
 pub mod metrics;
 pub mod service_check;
 
-use runner_sdk::{Check, Context, Error, Metric, ProcessSnapshot, Status};
+use runner_sdk::{Check, Context, Error, Level, Metric, ProcessQuery, ProcessSnapshot, Status};
 
 use config::{Config, InitConfig, Settings};
 use metrics::{CpuHistory, Sample};
+
+/// The start of the host's error for a pid file it cannot read (see
+/// `process-query.pid-file` in the WIT contract).
+const PID_FILE_UNREADABLE: &str = "cannot read pid file ";
 
 /// One configured instance, with the CPU samples of its previous run.
 #[derive(Debug)]
@@ -33,6 +37,8 @@ pub struct Report {
     pub metrics: Vec<Sample>,
     pub status: Status,
     pub message: String,
+    /// A line for the debug log, e.g. why the pid file gave no process.
+    pub debug: Option<String>,
 }
 
 impl ProcessCheck {
@@ -49,31 +55,23 @@ impl ProcessCheck {
     }
 
     /// Everything a run does after querying the host, given the query's
-    /// result. An unreadable pid file means no process (`process.up`
-    /// CRITICAL with the error); any other query error fails the run, as
-    /// does a denied field with `ignore_denied_access: false`.
+    /// result. As in Datadog, a pid file that cannot be read means no
+    /// process (`process.up` then follows `thresholds` like any count of
+    /// 0); any other query error fails the run.
     pub fn evaluate(&mut self, result: Result<ProcessSnapshot, Error>) -> Result<Report, Error> {
-        let snapshot = match result {
-            Ok(snapshot) => snapshot,
-            Err(error) if self.settings.from_pid_file => {
-                self.cpu.clear();
-                return Ok(Report {
-                    metrics: metrics::samples(&empty_snapshot(), None),
-                    status: Status::Critical,
-                    message: format!(
-                        "{} ({})",
-                        service_check::message(Status::Critical, 0, &self.settings.name),
-                        error.message()
-                    ),
-                });
+        let (snapshot, debug) = match result {
+            Ok(snapshot) => (snapshot, None),
+            Err(error)
+                if self.settings.from_pid_file
+                    && error.message().starts_with(PID_FILE_UNREADABLE) =>
+            {
+                let note = format!("{}; counting 0 processes", error.message());
+                (empty_snapshot(), Some(note))
             }
             Err(error) => {
                 return Err(format!("process query failed: {}", error.message()).into());
             }
         };
-        if !self.settings.ignore_denied_access {
-            metrics::check_denied(&snapshot)?;
-        }
         let cpu_pct = self.cpu.update(&snapshot);
         let count = snapshot.processes.len();
         let status = service_check::status(count, self.settings.limits.as_ref());
@@ -81,6 +79,7 @@ impl ProcessCheck {
             metrics: metrics::samples(&snapshot, cpu_pct),
             status,
             message: service_check::message(status, count, &self.settings.name),
+            debug,
         })
     }
 
@@ -92,7 +91,7 @@ impl ProcessCheck {
     }
 }
 
-/// A snapshot with no process, for the metrics of an unreadable pid file.
+/// A snapshot with no process, for a pid file that cannot be read.
 fn empty_snapshot() -> ProcessSnapshot {
     ProcessSnapshot {
         taken_at: 0.0,
@@ -112,12 +111,28 @@ impl Check for ProcessCheck {
     fn configure(_init_config: InitConfig, config: Config) -> Result<Self, Error> {
         // The init_config cache durations have no effect: every run reads
         // the runner's fresh shared snapshot.
-        ProcessCheck::new(config)
+        let check = ProcessCheck::new(config)?;
+        // Logged here, the runner reports them as configuration warnings.
+        for warning in &check.settings.warnings {
+            runner_sdk::log(Level::Warn, warning);
+        }
+        Ok(check)
     }
 
     fn run(&mut self, ctx: &mut Context) -> Result<(), Error> {
+        if self.settings.strict_search {
+            let all = ctx.processes(&ProcessQuery {
+                all: true,
+                ..ProcessQuery::default()
+            });
+            let all = all.map_err(|e| format!("process query failed: {}", e.message()))?;
+            metrics::check_search_denied(&all)?;
+        }
         let result = ctx.processes(&self.settings.query);
         let report = self.evaluate(result)?;
+        if let Some(line) = &report.debug {
+            ctx.debug(line);
+        }
         let tags = &self.settings.tags;
         for sample in report.metrics {
             ctx.submit(Metric {
@@ -168,13 +183,15 @@ mod tests {
 
     #[test]
     fn tags() {
+        // As the Agent's process.py: `process_name:<name>` and the bare
+        // name; the runner adds the instance's `tags` (not repeated here).
         let c = check(json!({
             "name": "nginx", "search_string": ["nginx"], "tags": ["env:prod"]
         }));
-        assert_eq!(c.settings().tags, ["process_name:nginx", "env:prod"]);
+        assert_eq!(c.settings().tags, ["process_name:nginx", "nginx"]);
         assert_eq!(
             c.service_check_tags(),
-            ["process_name:nginx", "env:prod", "process:nginx"]
+            ["process_name:nginx", "nginx", "process:nginx"]
         );
     }
 
@@ -228,21 +245,40 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_pid_file_is_critical_not_a_failure() {
+    fn unreadable_pid_file_is_zero_processes() {
+        let err = "cannot read pid file /run/db.pid: No such file or directory (os error 2)";
+        let mut c = check(json!({"name": "db", "pid_file": "/run/db.pid"}));
+        let report = c.evaluate(Err(err.into())).unwrap();
+        assert_eq!(report.metrics.len(), 1);
+        assert_eq!(metric(&report, "system.processes.number"), Some(0.0));
+        assert_eq!(report.status, Status::Critical);
+        // Datadog's message, word for word; the reason goes to the log.
+        assert_eq!(report.message, "PROCS CRITICAL: 0 processes found for db");
+        assert_eq!(
+            report.debug.as_deref(),
+            Some(
+                "cannot read pid file /run/db.pid: No such file or directory (os error 2); \
+                 counting 0 processes"
+            )
+        );
+
+        // 0 processes follow `thresholds` like any count.
         let mut c = check(json!({
             "name": "db", "pid_file": "/run/db.pid",
-            // Even bounds that accept 0 do not make a missing file OK.
-            "thresholds": {"critical": [0, 5], "warning": [0, 5]},
+            "thresholds": {"critical": [0, 5], "warning": [1, 5]},
         }));
-        let err = "cannot read pid file /run/db.pid: No such file or directory (os error 2)";
         let report = c.evaluate(Err(err.into())).unwrap();
-        assert_eq!(metric(&report, "system.processes.number"), Some(0.0));
-        assert_eq!(report.metrics.len(), 1);
-        assert_eq!(report.status, Status::Critical);
+        assert_eq!(report.status, Status::Warning);
+        assert_eq!(report.message, "PROCS WARNING: 0 processes found for db");
+
+        // A file without a pid fails the run, as Datadog's int() does.
+        let mut c = check(json!({"name": "db", "pid_file": "/run/db.pid"}));
+        let err = c
+            .evaluate(Err("pid file /run/db.pid does not hold a pid".into()))
+            .unwrap_err();
         assert_eq!(
-            report.message,
-            "PROCS CRITICAL: 0 processes found for db (cannot read pid file \
-             /run/db.pid: No such file or directory (os error 2))"
+            err.message(),
+            "process query failed: pid file /run/db.pid does not hold a pid"
         );
     }
 
@@ -262,24 +298,21 @@ mod tests {
     }
 
     #[test]
-    fn denied_access_fails_only_when_not_ignored() {
-        let mut denied = process(5);
+    fn unreadable_fields_never_fail_the_run() {
+        // pid 1's io cannot be read even by root.
+        let mut denied = process(1);
         denied.io = None;
-        denied.denied = vec!["io".into()];
-        let snap = snapshot(vec![process(4), denied]);
-
-        let mut lenient = check(json!({"name": "w", "search_string": ["worker"]}));
-        let report = lenient.evaluate(Ok(snap.clone())).unwrap();
-        assert_eq!(metric(&report, "system.processes.number"), Some(2.0));
-
-        let mut strict = check(json!({
-            "name": "w", "search_string": ["worker"], "ignore_denied_access": false
-        }));
-        let err = strict.evaluate(Ok(snap)).unwrap_err();
-        assert_eq!(
-            err.message(),
-            "access denied to `io` of pid 5 (worker); set \
-             `ignore_denied_access: true` to leave unreadable fields out"
-        );
+        denied.open_fds = None;
+        denied.denied = vec!["io".into(), "open_fds".into()];
+        let snap = snapshot(vec![denied, process(4)]);
+        for exact_match in [true, false] {
+            let mut strict = check(json!({
+                "name": "w", "search_string": ["worker"],
+                "exact_match": exact_match, "ignore_denied_access": false
+            }));
+            let report = strict.evaluate(Ok(snap.clone())).unwrap();
+            assert_eq!(metric(&report, "system.processes.number"), Some(2.0));
+            assert_eq!(report.status, Status::Ok);
+        }
     }
 }

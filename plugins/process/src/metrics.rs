@@ -84,47 +84,26 @@ impl CpuHistory {
     }
 }
 
-/// Whether a process has a value for one optional field.
-type HasField = fn(&Process) -> bool;
-
 /// One always-readable counter of a process.
 type Counter = fn(&Process) -> u64;
 
-/// The snapshot fields that may be unreadable, with the names the host
-/// lists them under in `Process::denied`.
-const OPTIONAL_FIELDS: [(&str, HasField); 5] = [
-    ("shared", |p| p.shared.is_some()),
-    ("open_fds", |p| p.open_fds.is_some()),
-    ("io", |p| p.io.is_some()),
-    ("voluntary_ctx_switches", |p| {
-        p.voluntary_ctx_switches.is_some()
-    }),
-    ("involuntary_ctx_switches", |p| {
-        p.involuntary_ctx_switches.is_some()
-    }),
-];
-
-/// `denied` names `field` (hyphenated or underscored spelling).
-fn is_denied(process: &Process, field: &str) -> bool {
-    process.denied.iter().any(|d| d.replace('-', "_") == field)
-}
-
-/// With `ignore_denied_access: false`, the first field a process did not
-/// let the runner read is an error naming the pid, the field and the
-/// option.
-pub fn check_denied(snapshot: &ProcessSnapshot) -> Result<(), String> {
-    for process in &snapshot.processes {
-        for (field, present) in OPTIONAL_FIELDS {
-            if !present(process) && is_denied(process, field) {
-                return Err(format!(
-                    "access denied to `{field}` of pid {} ({}); set \
-                     `ignore_denied_access: true` to leave unreadable fields out",
-                    process.pid, process.name
-                ));
-            }
-        }
+/// `ignore_denied_access: false`, as in Datadog: access denied while
+/// searching command lines fails the run, naming the first such process
+/// of `all` (every process on the host). Unreadable fields of matched
+/// processes never do: they are left out of the sums.
+pub fn check_search_denied(all: &ProcessSnapshot) -> Result<(), String> {
+    match all
+        .processes
+        .iter()
+        .find(|p| p.denied.iter().any(|d| d == "cmdline"))
+    {
+        Some(process) => Err(format!(
+            "access denied to the command line of pid {} ({}) while searching \
+             `search_string`; set `ignore_denied_access: true` to skip such processes",
+            process.pid, process.name
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Sum of `field` over the processes that have it; `None` when none has.
@@ -160,8 +139,7 @@ pub fn samples(snapshot: &ProcessSnapshot, cpu_pct: Option<f64>) -> Vec<Sample> 
             cpu_pct.map(|pct| pct / f64::from(snapshot.num_cpus)),
         );
     }
-    let rss = sum(procs, |p| Some(num(p.rss)));
-    gauge("system.processes.mem.rss", rss);
+    gauge("system.processes.mem.rss", sum(procs, |p| Some(num(p.rss))));
     gauge("system.processes.mem.vms", sum(procs, |p| Some(num(p.vms))));
     gauge(
         "system.processes.mem.real",
@@ -213,9 +191,11 @@ pub fn samples(snapshot: &ProcessSnapshot, cpu_pct: Option<f64>) -> Vec<Sample> 
         );
     }
     if snapshot.total_memory > 0 {
+        // psutil's memory_percent() per process, summed as Datadog does.
+        let total = num(snapshot.total_memory);
         gauge(
             "system.processes.mem.pct",
-            rss.map(|rss| rss / num(snapshot.total_memory) * 100.0),
+            sum(procs, |p| Some(num(p.rss) / total * 100.0)),
         );
     }
 
@@ -557,12 +537,8 @@ pub(crate) mod tests {
             "involuntary_ctx_switches".into(),
         ];
         let snap = snapshot(procs);
-        assert_eq!(
-            check_denied(&snap),
-            Err("access denied to `open_fds` of pid 20 (worker); set \
-                 `ignore_denied_access: true` to leave unreadable fields out"
-                .to_string())
-        );
+        // Unreadable fields are no search error, whatever the option.
+        assert_eq!(check_search_denied(&snap), Ok(()));
         let s = samples(&snap, None);
         assert_eq!(value(&s, "system.processes.number"), Some(3.0));
         assert_eq!(
@@ -613,35 +589,45 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn denied_errors_name_pid_field_and_option() {
-        // Missing but not denied (the process exited mid-read): fine.
-        let mut gone = process(7);
-        gone.io = None;
-        assert_eq!(check_denied(&snapshot(vec![gone.clone()])), Ok(()));
+    fn only_a_denied_command_line_is_a_search_error() {
+        // pid 1's io and fds are refused even to root: never an error.
+        let mut init = process(1);
+        init.name = "systemd".into();
+        init.io = None;
+        init.open_fds = None;
+        init.denied = vec!["io".into(), "open_fds".into()];
+        assert_eq!(check_search_denied(&snapshot(vec![init.clone()])), Ok(()));
 
-        // Denied, hyphenated spelling as in the WIT documentation.
-        let mut denied = process(8);
-        denied.name = "postgres".into();
-        denied.shared = None;
-        denied.denied = vec!["shared".into()];
-        let mut hyphen = process(9);
-        hyphen.open_fds = None;
-        hyphen.denied = vec!["open-fds".into()];
-
-        let err = check_denied(&snapshot(vec![gone.clone(), denied])).unwrap_err();
+        let mut hidden = process(8);
+        hidden.name = "postgres".into();
+        hidden.cmdline = Vec::new();
+        hidden.denied = vec!["cmdline".into()];
         assert_eq!(
-            err,
-            "access denied to `shared` of pid 8 (postgres); set \
-             `ignore_denied_access: true` to leave unreadable fields out"
+            check_search_denied(&snapshot(vec![init, process(5), hidden])),
+            Err(
+                "access denied to the command line of pid 8 (postgres) while \
+                 searching `search_string`; set `ignore_denied_access: true` to skip \
+                 such processes"
+                    .to_string()
+            )
         );
-        let err = check_denied(&snapshot(vec![gone, hyphen])).unwrap_err();
-        assert!(err.contains("`open_fds` of pid 9"), "{err}");
+    }
 
-        // Denied fields the check does not use are no error.
-        let mut other = process(10);
-        other.cmdline = Vec::new();
-        other.denied = vec!["cmdline".into()];
-        assert_eq!(check_denied(&snapshot(vec![other])), Ok(()));
+    #[test]
+    fn mem_pct_sums_each_process_percentage() {
+        // psutil's memory_percent per process, summed: 1/3 + 1/3 of the
+        // total, not (2/3 of it) computed once.
+        let mut a = process(1);
+        a.rss = 1;
+        let mut b = process(2);
+        b.rss = 1;
+        let mut snap = snapshot(vec![a, b]);
+        snap.total_memory = 3;
+        let s = samples(&snap, None);
+        assert_eq!(
+            value(&s, "system.processes.mem.pct"),
+            Some(1.0 / 3.0 * 100.0 + 1.0 / 3.0 * 100.0)
+        );
     }
 
     fn with_cpu(pid: u32, user: f64, system: f64) -> Process {

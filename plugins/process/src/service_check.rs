@@ -71,6 +71,9 @@ mod tests {
         let crit_1_4 = limits(None, Some((1.0, 4.0)));
         let both = limits(Some((3.0, 3.0)), Some((1.0, 5.0)));
         let zero_ok = limits(Some((0.0, 1.0)), Some((0.0, 2.0)));
+        // low > high, as Datadog compares: no count is inside.
+        let inverted_warn = limits(Some((5.0, 2.0)), None);
+        let inverted_crit = limits(None, Some((5.0, 2.0)));
         let cases: &[(&Limits, [Status; 4])] = &[
             //            count: 0         1        3        10
             (&defaults, [Critical, Ok, Ok, Ok]),
@@ -78,6 +81,8 @@ mod tests {
             (&crit_1_4, [Critical, Ok, Ok, Critical]),
             (&both, [Critical, Warning, Ok, Critical]),
             (&zero_ok, [Ok, Ok, Critical, Critical]),
+            (&inverted_warn, [Critical, Warning, Warning, Warning]),
+            (&inverted_crit, [Critical, Critical, Critical, Critical]),
         ];
         for (limits, expected) in cases {
             for (count, want) in [0, 1, 3, 10].into_iter().zip(expected) {
