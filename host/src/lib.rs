@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod goyaml;
 pub mod pyregex;
 pub mod resolve;
 pub mod sandbox;
