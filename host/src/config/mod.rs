@@ -24,6 +24,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod agent_id;
 mod confd;
 mod env_vars;
 mod error;
