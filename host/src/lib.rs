@@ -16,4 +16,5 @@ pub mod pyregex;
 pub mod resolve;
 pub mod sandbox;
 pub mod scheduler;
+pub mod scrub;
 pub mod snapshot;
