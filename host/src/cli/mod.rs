@@ -2,7 +2,9 @@
 //! Agent's (`check`, `configcheck`) so its users feel at home.
 
 pub mod check;
+mod check_json;
 pub mod configcheck;
+mod instance_filter;
 pub mod log_level;
 pub mod run;
 mod table;

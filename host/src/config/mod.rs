@@ -32,7 +32,7 @@ mod instance;
 mod limits;
 mod runner_file;
 mod secrets;
-mod suggest;
+pub(crate) mod suggest;
 mod validate;
 mod yaml;
 
