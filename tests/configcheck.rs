@@ -70,58 +70,58 @@ fn every_conf_d_rule_in_the_datadog_format() {
     every_rule(&ws);
     let output = configcheck(&ws, false);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // The Agent's layout byte for byte: absolute `file:` sources, instances
+    // as go-yaml writes them (sorted keys, indentless lists) and scrubbed,
+    // no `Init Config:` for a missing init_config, a final blank line.
+    let root = ws.path().canonicalize().unwrap();
+    let root = root.display();
     assert_eq!(
         stdout(&output),
-        "=== Configuration errors ===\n\
-         \n\
-         broken: conf.d/broken.yaml:5:6: invalid YAML: did not find expected ',' or ']', while parsing a flow sequence\n\
-         \n\
-         noinst: conf.d/noinst.yaml: Configuration file contains no valid instances (fix: add at least one instance, e.g. `instances: [{}]`)\n\
-         \n\
-         === defaulted check ===\n\
-         Configuration provider: file\n\
-         Configuration source: file:conf.d/defaulted.yaml.default\n\
-         Config for instance ID: defaulted:4fcb678aba525104\n\
-         mode: ok\n\
-         ~\n\
-         Init Config:\n\
-         {}\n\
-         ===\n\
-         \n\
-         === misbehave check ===\n\
-         Configuration provider: file\n\
-         Configuration source: file:conf.d/misbehave.yaml\n\
-         Config for instance ID: misbehave:4fcb678aba525104\n\
-         mode: ok\n\
-         ~\n\
-         Init Config:\n\
-         {}\n\
-         ===\n\
-         \n\
-         === process check ===\n\
-         Configuration provider: file\n\
-         Configuration source: file:conf.d/process.d/conf.yaml\n\
-         Config for instance ID: process:folder:1b2834a0749e521b\n\
-         exact_matc: false\n\
-         name: folder\n\
-         password: '********'\n\
-         search_string:\n\
-         - nginx\n\
-         ~\n\
-         Init Config:\n\
-         {}\n\
-         ===\n\
-         \n\
-         === process check ===\n\
-         Configuration provider: file\n\
-         Configuration source: file:conf.d/process.d/extra.yml\n\
-         Config for instance ID: process:second-file:7dd80019c75d2747\n\
-         name: second-file\n\
-         pid: 1\n\
-         ~\n\
-         Init Config:\n\
-         {}\n\
-         ===\n"
+        format!(
+            "=== Configuration errors ===\n\
+             \n\
+             broken: conf.d/broken.yaml:5:6: invalid YAML: did not find expected ',' or ']', while parsing a flow sequence\n\
+             \n\
+             noinst: conf.d/noinst.yaml: Configuration file contains no valid instances (fix: add at least one instance, e.g. `instances: [{{}}]`)\n\
+             \n\
+             === defaulted check ===\n\
+             Configuration provider: file\n\
+             Configuration source: file:{root}/conf.d/defaulted.yaml.default\n\
+             Config for instance ID: defaulted:8fcfce38d736228a\n\
+             mode: ok\n\
+             ~\n\
+             ===\n\
+             \n\
+             === misbehave check ===\n\
+             Configuration provider: file\n\
+             Configuration source: file:{root}/conf.d/misbehave.yaml\n\
+             Config for instance ID: misbehave:ca8be2a5a9949d68\n\
+             mode: ok\n\
+             ~\n\
+             ===\n\
+             \n\
+             === process check ===\n\
+             Configuration provider: file\n\
+             Configuration source: file:{root}/conf.d/process.d/conf.yaml\n\
+             Config for instance ID: process:folder:8e82e310c9f35791\n\
+             exact_matc: false\n\
+             name: folder\n\
+             password: \"********\"\n\
+             search_string:\n\
+             - nginx\n\
+             ~\n\
+             ===\n\
+             \n\
+             === process check ===\n\
+             Configuration provider: file\n\
+             Configuration source: file:{root}/conf.d/process.d/extra.yml\n\
+             Config for instance ID: process:second-file:32665f5a51efe04b\n\
+             name: second-file\n\
+             pid: 1\n\
+             ~\n\
+             ===\n\
+             \n"
+        )
     );
     assert_eq!(
         stderr(&output),
@@ -130,42 +130,93 @@ fn every_conf_d_rule_in_the_datadog_format() {
 }
 
 #[test]
-fn verbose_adds_plugin_interval_limits_and_schema_warnings() {
+fn verbose_extras_go_in_separate_sections_after_the_configs() {
     let ws = Workspace::new();
     every_rule(&ws);
     let output = configcheck(&ws, true);
     assert_eq!(output.status.code(), Some(1));
     let out = stdout(&output);
+    // The config blocks are exactly the non-verbose ones...
+    let plain = stdout(&configcheck(&ws, false));
+    let blocks = plain.trim_end_matches('\n');
+    assert!(out.starts_with(blocks), "{out}");
+    // ...then the Agent's `-v` warnings section, then the runner's own.
+    let extras = &out[blocks.len()..];
     assert!(
-        out.contains(
-            "=== Configuration warnings ===\n\
+        extras.starts_with(
+            "\n\n=== Resolve warnings ===\n\
              \n\
-             process: conf.d/process.d/conf.yaml: instance #0: key `exact_matc`: unknown key; \
+             process\n\
+             * conf.d/process.d/conf.yaml:5:5: instance #0: key `exact_matc`: unknown key; \
              the check does not use it (fix: did you mean `exact_match`?)\n"
         ),
-        "{out}"
+        "{extras}"
     );
     let misbehave_sha = sha256_hex(&std::fs::read(test_guest("misbehave")).unwrap());
+    assert!(extras.contains("\n=== Runner details ===\n"), "{extras}");
     assert!(
-        out.contains(&format!(
-            "Config for instance ID: misbehave:4fcb678aba525104\n\
-             mode: ok\n\
+        extras.contains(&format!(
+            "\nInstance ID: misbehave:ca8be2a5a9949d68\n\
              Plugin: checks.d/misbehave.wasm (misbehave 0.1.0, sha256:{misbehave_sha})\n\
              Interval: 15s\n\
              Limits: timeout 10s, memory 64 MiB, 10000 metric samples per run, 64 KiB of output per run\n\
              Status: valid\n\
-             Schema warnings: none\n\
-             ~\n"
+             Schema warnings: none\n"
         )),
-        "{out}"
+        "{extras}"
     );
     assert!(
-        out.contains("Plugin: bundled (process 0.1.0, sha256:"),
-        "{out}"
+        extras.contains("Plugin: bundled (process 0.1.0, sha256:"),
+        "{extras}"
     );
+    assert!(
+        extras.contains(
+            "Schema warnings:\n  - conf.d/process.d/conf.yaml:5:5: instance #0: key `exact_matc`: unknown key"
+        ),
+        "{extras}"
+    );
+}
+
+#[test]
+fn secrets_are_scrubbed_with_the_agents_rules() {
+    let ws = Workspace::new();
+    ws.write(
+        "conf.d/process.d/conf.yaml",
+        "init_config:\n  community_string: public\n  api_key: 0123456789abcdef0123456789abcdef\n\
+         instances:\n  - name: secrets\n    search_string: [x]\n    db_pass: hunter2\n    \
+         passphrase: opensesame\n    url: http://admin:s3cret@db.local:5432/x\n    \
+         auth_token: tok123\n    app_key: abcdefgh\n    tags: [\"env:prod\"]\n",
+    );
+    let output = configcheck(&ws, true);
+    let out = stdout(&output);
+    for secret in [
+        "hunter2",
+        "opensesame",
+        "s3cret",
+        "tok123",
+        "public",
+        "0123456789abcdef0123456789ab",
+        "abcdef",
+    ] {
+        assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+    }
     assert!(
         out.contains(
-            "Schema warnings:\n  - conf.d/process.d/conf.yaml: instance #0: key `exact_matc`: unknown key"
+            "app_key: '******gh'\n\
+             auth_token: \"********\"\n\
+             db_pass: \"********\"\n\
+             name: secrets\n\
+             passphrase: \"********\"\n\
+             search_string:\n\
+             - x\n\
+             tags:\n\
+             - env:prod\n\
+             url: http://admin:********@db.local:5432/x\n\
+             ~\n\
+             Init Config:\n\
+             api_key: '****************************cdef'\n\
+             community_string: \"********\"\n\
+             ===\n"
         ),
         "{out}"
     );
@@ -197,7 +248,9 @@ fn a_clean_conf_d_exits_zero_and_unknown_keys_alone_are_only_warnings() {
         "{out}"
     );
     assert!(
-        out.contains("misbehave: conf.d/misbehave.yaml: key `init_config.foo`: unknown key"),
+        out.contains(
+            "\nmisbehave\n* conf.d/misbehave.yaml:2:3: key `init_config.foo`: unknown key"
+        ),
         "{out}"
     );
 }
@@ -224,11 +277,11 @@ fn wrong_types_missing_keys_check_rules_and_missing_plugins_are_errors() {
         .collect();
     let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
     assert!(
-        has("process: conf.d/process.d/conf.yaml: instance #0: key `pid`:"),
+        has("process: conf.d/process.d/conf.yaml:2:19: instance #0: key `pid`:"),
         "{out}"
     );
     assert!(
-        has("process: conf.d/process.d/conf.yaml: instance #1: missing required key `name`"),
+        has("process: conf.d/process.d/conf.yaml:3:5: instance #1: missing required key `name`"),
         "{out}"
     );
     // Only the check knows that one of search_string / pid / pid_file is
@@ -239,10 +292,9 @@ fn wrong_types_missing_keys_check_rules_and_missing_plugins_are_errors() {
         ),
         "{out}"
     );
-    assert!(
-        has("process: conf.d/process.d/conf.yaml: instance #3: key `min_collection_interval`:"),
-        "{out}"
-    );
+    // `min_collection_interval: 0` means the default, as in the Agent: a
+    // warning (shown with -v), not an error.
+    assert!(!has("instance #3"), "{out}");
     assert!(
         has(
             "process: conf.d/process.d/conf.yaml: instance #4: configuration rejected by the check: \

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Processes, Workspace, series, service_checks, stderr, tags, value};
+use common::{Processes, Workspace, runner_stats, series, service_checks, stderr, tags, value};
 
 fn conf(ws: &Workspace, yaml: &str) {
     ws.write("conf.d/process.d/conf.yaml", yaml);
@@ -141,7 +141,7 @@ fn check_rate_yields_cpu_pct_of_a_busy_process() {
     );
     let (report, output) = ws.check_json("process", &["--check-rate"]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
-    assert_eq!(report["instances"][0]["total_runs"], 2);
+    assert_eq!(runner_stats(&report)[0]["TotalRuns"], 2);
 
     let pct = value(&report, "system.processes.cpu.pct");
     // A shell spinning in a loop uses about one full core (100 %); leave
@@ -334,21 +334,19 @@ fn times_and_instance_filter() {
         ),
     );
     let (all, _) = ws.check_json("process", &[]);
-    let ids: Vec<String> = all["instances"]
-        .as_array()
-        .unwrap()
+    let ids: Vec<String> = runner_stats(&all)
         .iter()
-        .map(|i| i["id"].as_str().unwrap().to_string())
+        .map(|i| i["CheckID"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids.len(), 2);
     assert!(ids[0].starts_with("process:first:"), "{ids:?}");
 
     let (one, output) = ws.check_json("process", &["--instance", &ids[1], "--times", "3"]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
-    let instances = one["instances"].as_array().unwrap();
+    let instances = runner_stats(&one);
     assert_eq!(instances.len(), 1);
-    assert_eq!(instances[0]["id"], ids[1].as_str());
-    assert_eq!(instances[0]["total_runs"], 3);
+    assert_eq!(instances[0]["CheckID"], ids[1].as_str());
+    assert_eq!(instances[0]["TotalRuns"], 3);
     // One point per run in the JSON series.
     let number = &series(&one, "system.processes.number")[0];
     assert_eq!(number["points"].as_array().unwrap().len(), 3);

@@ -358,17 +358,17 @@ fn configure_warnings_reach_configcheck_and_check() {
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{out}\n{}", stderr(&output));
     let warnings = out
-        .split("=== Configuration warnings ===")
+        .split("=== Resolve warnings ===")
         .nth(1)
         .and_then(|rest| rest.split("\n=== ").next())
         .unwrap_or_else(|| panic!("no warnings section:\n{out}"));
     for expected in [
-        "process: conf.d/process.d/conf.yaml: instance #0: the check warns: Deprecated: \
+        "instance #0: the check warns: Deprecated: \
          Having \"All\" in your search_string will greatly reduce the performance of the \
          check and will be removed in a future version of the agent.",
-        "process: conf.d/process.d/conf.yaml: instance #1: the check warns: `pid` and \
+        "instance #1: the check warns: `pid` and \
          `pid_file` set together with `search_string`: only `search_string` is used",
-        "process: conf.d/process.d/conf.yaml: instance #2: the check warns: \
+        "instance #2: the check warns: \
          `thresholds.warning` is [4, 2]: low > high, so every process count is outside it \
          and `process.up` is never better than WARNING",
     ] {

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use runner::cli::{Cli, Command, check, configcheck, run};
+use runner::cli::{Cli, Command, check, configcheck, log_level, run};
 use runner::resolve::Environment;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
@@ -39,8 +39,9 @@ async fn dispatch(cli: Cli) -> i32 {
     }
 }
 
-/// `target=level` directives, comma-separated, as in RUST_LOG. A plain
-/// target filter: no regex engine on the logging path.
+/// The Agent's level names or `target=level` directives, comma-separated,
+/// as in RUST_LOG. A plain target filter: no regex engine on the logging
+/// path. A bad value is an error (exit 2) naming where it came from.
 fn init_logging(level: Option<&str>) {
     let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
     let (directives, source) = match (level, &from_env) {
@@ -48,12 +49,12 @@ fn init_logging(level: Option<&str>) {
         (None, Some(env)) => (env.as_str(), "RUST_LOG"),
         (None, None) => (DEFAULT_LOG_FILTER, "the default log filter"),
     };
-    let filter: Targets = directives.parse().unwrap_or_else(|e| {
-        eprintln!(
-            "Error: invalid {source} `{directives}`: {e} (expected e.g. `info` or `warn,check=debug`)"
-        );
-        std::process::exit(2);
-    });
+    let filter: Targets = log_level::parse(directives)
+        .and_then(|d| d.parse().map_err(|e| format!("{e}")))
+        .unwrap_or_else(|e| {
+            eprintln!("Error: invalid {source} `{directives}`: {e}");
+            std::process::exit(2);
+        });
     let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());

@@ -113,21 +113,40 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Every series of a `--json` report.
-pub fn all_series(report: &Value) -> Vec<&Value> {
-    report["series"]
+/// The instances of a `--json` report: the Datadog Agent's shape, an
+/// array with one object per instance (`aggregator`, `runner`,
+/// `inventories`, and the runner's own `sandbox`).
+pub fn instances(report: &Value) -> &Vec<Value> {
+    report
         .as_array()
-        .expect("series array")
+        .unwrap_or_else(|| panic!("a --json report is an array of instances: {report:#}"))
+}
+
+/// Each instance's run statistics (`runner`: the Agent's `CheckID`,
+/// `TotalRuns`, `TotalErrors`, `LastError`, `AverageExecutionTime` in ms,
+/// ...), in instance order.
+pub fn runner_stats(report: &Value) -> Vec<&Value> {
+    instances(report).iter().map(|i| &i["runner"]).collect()
+}
+
+/// One kind of aggregator output (`metrics`, `service_checks`, `events`)
+/// of every instance, flattened.
+fn aggregated<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    instances(report)
         .iter()
+        .flat_map(|i| i["aggregator"][kind].as_array().into_iter().flatten())
         .collect()
 }
 
-/// Series of a `--json` report with this metric name.
+/// Every series of a `--json` report, across instances.
+pub fn all_series(report: &Value) -> Vec<&Value> {
+    aggregated(report, "metrics")
+}
+
+/// Series of a `--json` report with this metric name, across instances.
 pub fn series<'a>(report: &'a Value, metric: &str) -> Vec<&'a Value> {
-    report["series"]
-        .as_array()
-        .expect("series array")
-        .iter()
+    aggregated(report, "metrics")
+        .into_iter()
         .filter(|s| s["metric"] == metric)
         .collect()
 }
@@ -144,12 +163,10 @@ pub fn value(report: &Value, metric: &str) -> f64 {
     points.last().unwrap()[1].as_f64().unwrap()
 }
 
-/// Service checks of a `--json` report with this name.
+/// Service checks of a `--json` report with this name, across instances.
 pub fn service_checks<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
-    report["service_checks"]
-        .as_array()
-        .expect("service_checks array")
-        .iter()
+    aggregated(report, "service_checks")
+        .into_iter()
         .filter(|s| s["check"] == name)
         .collect()
 }

@@ -1,18 +1,24 @@
 //! `runner check <name>`: run a check's instances now and print what they
 //! submitted, like the Datadog Agent's `agent check`, but readable by
-//! default (a table) and JSON with `--json`.
+//! default (a table) and in the Agent's JSON shape with `--json` (see
+//! `check_json`). Flags follow the Agent's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 
+use super::check_json::{
+    AggregatorJson, EventJson, InstanceJson, RunCounts, SandboxJson, SerieJson, Stats, StatsSource,
+};
+use super::instance_filter::InstanceFilter;
 use super::table;
 use crate::aggregator::Series;
 use crate::collector::{Collected, Collector, EventOut, ServiceCheckOut};
-use crate::resolve::Environment;
+use crate::config::ConfigError;
+use crate::config::suggest::did_you_mean_hint;
+use crate::resolve::{Environment, ResolvedInstance};
 use crate::sandbox::CheckInstance;
 
 #[derive(Debug, Args)]
@@ -21,69 +27,86 @@ pub struct CheckArgs {
     /// `checks.d/<name>.wasm`.
     pub name: String,
 
-    /// Run at least twice (or --times), one second apart (or --pause), so
-    /// rate and monotonic_count metrics show: they need two samples.
+    /// Run at least twice (or --check-times), one second apart (or
+    /// --pause), so rate and monotonic_count metrics show: they need two
+    /// samples. All instances run, then the pause, then all run again.
     #[arg(short = 'r', long)]
     pub check_rate: bool,
 
-    /// Run this many times.
-    #[arg(short = 't', long = "times", value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..))]
+    /// Run every instance this many times.
+    #[arg(short = 't', long = "check-times", visible_alias = "times", value_name = "N",
+          default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub times: u32,
 
-    /// Milliseconds to wait between runs [default: 1000 with --check-rate, else 0].
+    /// Milliseconds to wait between runs (one wait per round, however many
+    /// instances) [default: 1000 with --check-rate, else 0].
     #[arg(long, value_name = "MS")]
     pub pause: Option<u64>,
 
-    /// Print JSON (Datadog's series / service check / event shapes)
-    /// instead of tables.
-    #[arg(long)]
+    /// Milliseconds to wait after the last run before reading what the
+    /// check submitted (the Agent's wait for its aggregator; the runner
+    /// collects synchronously, so 0 is enough).
+    #[arg(short = 'd', long, value_name = "MS", default_value_t = 0)]
+    pub delay: u64,
+
+    /// Print the Datadog Agent's `check --json` shape: one object per
+    /// instance with `aggregator`, `runner` (run statistics) and
+    /// `inventories` (metadata).
+    #[arg(long, conflicts_with = "table")]
     pub json: bool,
+
+    /// Print tables (the default; accepted for the Agent's flag).
+    #[arg(long)]
+    pub table: bool,
 
     /// Only run the instance with this ID (as shown by `runner configcheck`).
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
+
+    /// Only run instances for which this jq-style filter is true, as the
+    /// Agent's flag: e.g. `.name == "web"`, `.port >= 80 and .tls == true`.
+    #[arg(long, value_name = "FILTER")]
+    pub instance_filter: Option<String>,
 }
 
-/// How one instance fared over all its runs.
-#[derive(Debug, Serialize)]
-struct InstanceStats {
-    id: String,
-    /// Where the plugin came from: `bundled` or a file path.
-    plugin: String,
-    total_runs: u32,
-    failed_runs: u32,
-    /// Mean run duration in milliseconds.
-    average_execution_ms: f64,
-    last_run_metric_samples: usize,
-    total_metric_samples: usize,
-    total_service_checks: usize,
-    total_events: usize,
-    last_error: Option<String>,
-    /// The guest's stdout/stderr of the last run, if it wrote any.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    output: String,
-}
-
-/// What the verb prints with `--json`.
-#[derive(Debug, Default, Serialize)]
-struct Report {
+/// One instance being run, and what it has submitted so far.
+struct InstanceRun {
+    instance: CheckInstance,
+    collector: Collector,
+    stats: Stats,
+    /// Every run's series, service checks and events, for `--json`.
     series: Vec<Series>,
     service_checks: Vec<ServiceCheckOut>,
     events: Vec<EventOut>,
-    metadata: BTreeMap<String, BTreeMap<String, String>>,
-    instances: Vec<InstanceStats>,
+    metadata: BTreeMap<String, String>,
+    /// The last run's, for the tables.
+    last_run: Collected,
+    /// The guest's stdout/stderr of the last run.
+    output: String,
+    total_time: Duration,
 }
 
 /// Run the verb; returns the process exit code.
 pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     let name = args.name.as_str();
+    let filter = match args.instance_filter.as_deref().map(InstanceFilter::parse) {
+        Some(Err(e)) => {
+            eprintln!(
+                "Error: invalid --instance-filter `{}`: {e}",
+                args.instance_filter.as_deref().unwrap_or_default()
+            );
+            return 2;
+        }
+        Some(Ok(filter)) => Some(filter),
+        None => None,
+    };
     let resolution = env.resolve(Some(name)).await;
     if env.catalog.get(name).is_none() {
-        eprintln!(
-            "Error: {}",
-            env.catalog.not_found(name, &env.runner.checks_d)
-        );
+        let mut message = env.catalog.not_found(name, &env.runner.checks_d);
+        if let Some(hint) = did_you_mean_hint(name, env.catalog.names()) {
+            write!(message, "; {hint}").unwrap();
+        }
+        eprintln!("Error: {message}");
         return 1;
     }
     let mut failed = false;
@@ -94,26 +117,35 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     for warning in &resolution.warnings {
         eprintln!("Warning: {warning}");
     }
-    let selected: Vec<_> = resolution
-        .instances
-        .iter()
-        .filter(|i| args.instance.as_deref().is_none_or(|id| id == i.config.id))
-        .collect();
-    if selected.is_empty() {
-        match &args.instance {
-            Some(id) => eprintln!(
-                "Error: no instance `{id}` for check `{name}`; its instances: {}",
-                list_or_none(resolution.instances.iter().map(|i| i.config.id.as_str()))
-            ),
-            None => eprintln!(
-                "Error: check `{name}` has no configuration: add {} (or {}) with at least one instance",
-                env.runner
-                    .conf_d
-                    .join(format!("{name}.d/conf.yaml"))
-                    .display(),
-                env.runner.conf_d.join(format!("{name}.yaml")).display(),
-            ),
+    let mut selected = Vec::new();
+    for resolved in &resolution.instances {
+        if args
+            .instance
+            .as_deref()
+            .is_some_and(|id| id != resolved.config.id)
+        {
+            continue;
         }
+        if let Some(filter) = &filter {
+            match filter.matches(&resolved.config.instance) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    eprintln!(
+                        "Error: --instance-filter on instance {}: {e}",
+                        resolved.config.id
+                    );
+                    return 1;
+                }
+            }
+        }
+        selected.push(resolved);
+    }
+    if selected.is_empty() {
+        eprintln!(
+            "Error: {}",
+            nothing_selected(env, args, &resolution.instances, &resolution.errors)
+        );
         return 1;
     }
 
@@ -125,39 +157,37 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     let default_pause = if args.check_rate { 1000 } else { 0 };
     let pause = Duration::from_millis(args.pause.unwrap_or(default_pause));
 
-    let mut report = Report::default();
-    let mut last_run = Collected::default();
-    let mut awaiting_rates = false;
-    for resolved in selected {
-        let Some(mut instance) = env.instantiate(resolved) else {
-            continue; // its errors were printed above
-        };
-        let mut collector = Collector::new(&resolved.config, &env.hostname, &env.runner.tags);
-        let stats = run_instance(
-            &mut instance,
-            &mut collector,
-            times,
-            pause,
-            &mut report,
-            &mut last_run,
-        )
-        .await;
-        failed |= stats.failed_runs > 0;
-        awaiting_rates |= collector.awaiting_second_sample();
-        report.instances.push(stats);
-    }
-    report.series = merge_series(std::mem::take(&mut report.series));
-
-    if report.instances.is_empty() {
+    let mut runs: Vec<InstanceRun> = selected
+        .into_iter()
+        .filter_map(|resolved| start(env, resolved))
+        .collect();
+    if runs.is_empty() {
         return 1; // nothing could run; the errors are above
     }
+    // Rounds: every instance runs once per round, with one pause between
+    // rounds, so N instances take one pause, not N.
+    for round in 0..times {
+        if round > 0 && !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        for run in &mut runs {
+            run_once(run, round + 1 == times).await;
+        }
+    }
+    if args.delay > 0 {
+        tokio::time::sleep(Duration::from_millis(args.delay)).await;
+    }
+    failed |= runs.iter().any(|r| r.stats.total_errors > 0);
+    let awaiting_rates = runs.iter().any(|r| r.collector.awaiting_second_sample());
+
     if args.json {
+        let report: Vec<InstanceJson> = runs.into_iter().map(to_json).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&report).expect("the report serialises")
         );
     } else {
-        print!("{}", render_tables(&last_run, &report, times));
+        print!("{}", render_tables(&runs, times));
     }
     if times == 1 && awaiting_rates {
         eprintln!(
@@ -168,66 +198,117 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     i32::from(failed)
 }
 
-async fn run_instance(
-    instance: &mut CheckInstance,
-    collector: &mut Collector,
-    times: u32,
-    pause: Duration,
-    report: &mut Report,
-    last_run: &mut Collected,
-) -> InstanceStats {
-    let mut stats = InstanceStats {
-        id: instance.id().to_string(),
-        plugin: instance.plugin().source.to_string(),
-        total_runs: 0,
-        failed_runs: 0,
-        average_execution_ms: 0.0,
-        last_run_metric_samples: 0,
-        total_metric_samples: 0,
-        total_service_checks: 0,
-        total_events: 0,
-        last_error: None,
-        output: String::new(),
-    };
-    let mut total_time = Duration::ZERO;
-    for run in 0..times {
-        if run > 0 && !pause.is_zero() {
-            tokio::time::sleep(pause).await;
-        }
-        let outcome = instance.run().await;
-        let collected = collector.collect(&outcome);
-        stats.total_runs += 1;
-        total_time += outcome.duration;
-        stats.last_run_metric_samples = collected.metric_samples;
-        stats.total_metric_samples += collected.metric_samples;
-        stats.total_service_checks += collected.service_checks.len();
-        stats.total_events += collected.events.len();
-        stats.output = outcome.output.clone();
-        if let Err(error) = &outcome.result {
-            stats.failed_runs += 1;
-            stats.last_error = Some(error.to_string());
-            tracing::error!(instance = instance.id(), "run failed: {error}");
-        }
-        report.series.extend(collected.series.iter().cloned());
-        report
-            .service_checks
-            .extend(collected.service_checks.iter().cloned());
-        report.events.extend(collected.events.iter().cloned());
-        let metadata = report
-            .metadata
-            .entry(instance.id().to_string())
-            .or_default();
-        metadata.extend(collected.metadata.iter().cloned());
-        if run + 1 == times {
-            last_run.series.extend(collected.series);
-            last_run.service_checks.extend(collected.service_checks);
-            last_run.events.extend(collected.events);
-        }
+/// Why no instance was selected, and what there is.
+fn nothing_selected(
+    env: &Environment,
+    args: &CheckArgs,
+    all: &[ResolvedInstance],
+    errors: &[ConfigError],
+) -> String {
+    let name = &args.name;
+    // Files of this check that exist but yielded no valid instance: say
+    // so, rather than claim there is no configuration.
+    let broken: BTreeSet<String> = errors
+        .iter()
+        .filter(|e| e.check.as_deref() == Some(name.as_str()))
+        .filter_map(|e| e.file.as_ref().map(|f| f.display().to_string()))
+        .collect();
+    let ids = list_or_none(all.iter().map(|i| i.config.id.as_str()));
+    if let Some(id) = &args.instance {
+        format!("no instance `{id}` for check `{name}`; its instances: {ids}")
+    } else if let Some(filter) = &args.instance_filter {
+        format!(
+            "no instance of check `{name}` matches --instance-filter `{filter}`; its instances: {ids}"
+        )
+    } else if !broken.is_empty() {
+        format!(
+            "check `{name}` has no valid instance: its configuration ({}) is invalid, see the errors above",
+            broken.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        format!(
+            "check `{name}` has no configuration: add {} (or {}) with at least one instance",
+            env.runner
+                .conf_d
+                .join(format!("{name}.d/conf.yaml"))
+                .display(),
+            env.runner.conf_d.join(format!("{name}.yaml")).display(),
+        )
     }
-    report.metadata.retain(|_, entries| !entries.is_empty());
-    stats.average_execution_ms =
-        total_time.as_secs_f64() * 1000.0 / f64::from(stats.total_runs.max(1));
-    stats
+}
+
+/// Sets an instance up to run; None when it cannot (its errors were
+/// printed with the resolution's).
+fn start(env: &Environment, resolved: &ResolvedInstance) -> Option<InstanceRun> {
+    let instance = env.instantiate(resolved)?;
+    let config = &resolved.config;
+    let source = std::path::absolute(&config.source).unwrap_or_else(|_| config.source.clone());
+    let stats = Stats::new(StatsSource {
+        check: &config.check,
+        id: &config.id,
+        version: &instance.plugin().info.version,
+        config_source: format!("file:{}", source.display()),
+        interval: config.interval,
+    });
+    Some(InstanceRun {
+        collector: Collector::new(config, &env.hostname, &env.runner.tags),
+        instance,
+        stats,
+        series: Vec::new(),
+        service_checks: Vec::new(),
+        events: Vec::new(),
+        metadata: BTreeMap::new(),
+        last_run: Collected::default(),
+        output: String::new(),
+        total_time: Duration::ZERO,
+    })
+}
+
+async fn run_once(run: &mut InstanceRun, last: bool) {
+    let outcome = run.instance.run().await;
+    let collected = run.collector.collect(&outcome);
+    let error = outcome.result.as_ref().err().map(|e| e.to_string());
+    if let Some(error) = &error {
+        tracing::error!(instance = run.instance.id(), "run failed: {error}");
+    }
+    run.stats.add(&RunCounts {
+        duration: outcome.duration,
+        error,
+        metric_samples: collected.metric_samples,
+        service_checks: collected.service_checks.len(),
+        events: collected.events.len(),
+    });
+    run.total_time += outcome.duration;
+    run.output = outcome.output.clone();
+    run.series.extend(collected.series.iter().cloned());
+    run.service_checks
+        .extend(collected.service_checks.iter().cloned());
+    run.events.extend(collected.events.iter().cloned());
+    run.metadata.extend(collected.metadata.iter().cloned());
+    if last {
+        run.last_run = collected;
+    }
+}
+
+fn to_json(run: InstanceRun) -> InstanceJson {
+    let series = merge_series(run.series);
+    let mut inventories = BTreeMap::new();
+    if !run.metadata.is_empty() {
+        inventories.insert(run.stats.check_id.clone(), run.metadata);
+    }
+    InstanceJson {
+        aggregator: AggregatorJson {
+            metrics: series.iter().map(SerieJson::from).collect(),
+            service_checks: run.service_checks,
+            events: run.events.iter().map(EventJson::from).collect(),
+        },
+        sandbox: SandboxJson {
+            plugin: run.instance.plugin().source.to_string(),
+            output: run.output,
+        },
+        runner: run.stats,
+        inventories,
+    }
 }
 
 /// Series of several runs with the same context become one series with
@@ -246,9 +327,9 @@ fn merge_series(series: Vec<Series>) -> Vec<Series> {
     merged
 }
 
-fn render_tables(last_run: &Collected, report: &Report, times: u32) -> String {
+fn render_tables(runs: &[InstanceRun], times: u32) -> String {
     let mut out = String::new();
-    let mut series = last_run.series.clone();
+    let mut series: Vec<&Series> = runs.iter().flat_map(|r| &r.last_run.series).collect();
     series.sort_by(|a, b| (&a.metric, &a.tags).cmp(&(&b.metric, &b.tags)));
     let last_note = if times > 1 {
         format!(" (last of {times} runs; --json has every point)")
@@ -271,9 +352,9 @@ fn render_tables(last_run: &Collected, report: &Report, times: u32) -> String {
     out.push_str(&table_or_none(&["METRIC", "TYPE", "VALUE", "TAGS"], &rows));
 
     writeln!(out, "\n=== Service Checks{last_note} ===").unwrap();
-    let rows: Vec<Vec<String>> = last_run
-        .service_checks
+    let rows: Vec<Vec<String>> = runs
         .iter()
+        .flat_map(|r| &r.last_run.service_checks)
         .map(|sc| {
             vec![
                 sc.check.clone(),
@@ -289,9 +370,9 @@ fn render_tables(last_run: &Collected, report: &Report, times: u32) -> String {
     ));
 
     writeln!(out, "\n=== Events{last_note} ===").unwrap();
-    let rows: Vec<Vec<String>> = last_run
-        .events
+    let rows: Vec<Vec<String>> = runs
         .iter()
+        .flat_map(|r| &r.last_run.events)
         .map(|e| {
             vec![
                 e.title.clone(),
@@ -304,35 +385,35 @@ fn render_tables(last_run: &Collected, report: &Report, times: u32) -> String {
     out.push_str(&table_or_none(&["TITLE", "ALERT", "TAGS", "TEXT"], &rows));
 
     writeln!(out, "\n=== Metadata ===").unwrap();
-    let rows: Vec<Vec<String>> = report
-        .metadata
+    let rows: Vec<Vec<String>> = runs
         .iter()
-        .flat_map(|(id, entries)| {
-            entries
+        .flat_map(|r| {
+            r.metadata
                 .iter()
-                .map(move |(k, v)| vec![id.clone(), k.clone(), v.clone()])
+                .map(move |(k, v)| vec![r.stats.check_id.clone(), k.clone(), v.clone()])
         })
         .collect();
     out.push_str(&table_or_none(&["INSTANCE", "KEY", "VALUE"], &rows));
 
-    for stats in &report.instances {
-        let state = if stats.last_error.is_some() {
-            "ERROR"
-        } else {
+    for run in runs {
+        let stats = &run.stats;
+        let state = if stats.last_error.is_empty() {
             "OK"
+        } else {
+            "ERROR"
         };
-        writeln!(out, "\n=== Instance {} [{state}] ===", stats.id).unwrap();
-        writeln!(out, "  Plugin: {}", stats.plugin).unwrap();
+        writeln!(out, "\n=== Instance {} [{state}] ===", stats.check_id).unwrap();
+        writeln!(out, "  Plugin: {}", run.instance.plugin().source).unwrap();
         writeln!(
             out,
             "  Total runs: {} ({} failed)",
-            stats.total_runs, stats.failed_runs
+            stats.total_runs, stats.total_errors
         )
         .unwrap();
         writeln!(
             out,
             "  Metric samples: last run {}, total {}",
-            stats.last_run_metric_samples, stats.total_metric_samples
+            run.last_run.metric_samples, stats.total_metric_samples
         )
         .unwrap();
         writeln!(
@@ -341,18 +422,14 @@ fn render_tables(last_run: &Collected, report: &Report, times: u32) -> String {
             stats.total_service_checks, stats.total_events
         )
         .unwrap();
-        writeln!(
-            out,
-            "  Average execution time: {:.2} ms",
-            stats.average_execution_ms
-        )
-        .unwrap();
-        if let Some(error) = &stats.last_error {
-            writeln!(out, "  Error: {error}").unwrap();
+        let average_ms = run.total_time.as_secs_f64() * 1000.0 / stats.total_runs.max(1) as f64;
+        writeln!(out, "  Average execution time: {average_ms:.2} ms").unwrap();
+        if !stats.last_error.is_empty() {
+            writeln!(out, "  Error: {}", stats.last_error).unwrap();
         }
-        if !stats.output.is_empty() {
+        if !run.output.is_empty() {
             writeln!(out, "  Output (stdout/stderr of the last run):").unwrap();
-            let lines: Vec<&str> = stats.output.lines().collect();
+            let lines: Vec<&str> = run.output.lines().collect();
             for line in lines.iter().take(OUTPUT_LINES) {
                 writeln!(out, "    {}", clip(line, OUTPUT_LINE_CHARS)).unwrap();
             }

@@ -1,6 +1,15 @@
 //! `runner configcheck [-v]`: validate conf.d offline and print every
 //! resolved configuration in the Datadog Agent's format.
 //!
+//! The layout is the Agent's byte for byte (`=== <check> check ===`
+//! blocks, instances re-marshalled as go-yaml writes them and scrubbed by
+//! the Agent's scrubber), so tools that parse `agent configcheck` keep
+//! working. What `-v` adds goes where the Agent's `-v` puts its extras:
+//! warnings under `=== Resolve warnings ===`, and the runner's own
+//! per-instance facts in a separate `=== Runner details ===` section after
+//! all configs. The whole output goes through the scrubber once more, so
+//! error messages cannot leak what the configs hide.
+//!
 //! Unlike `agent configcheck`, no running daemon is needed, instances are
 //! checked against each plugin's schema (unknown keys are reported, not
 //! silently accepted), and each check's own `configure` is called so
@@ -11,14 +20,16 @@ use std::fmt::Write as _;
 
 use clap::Args;
 
-use crate::config::{InstanceConfig, Limits, mask_secrets};
+use crate::config::{ConfigError, ConfigFile, InstanceConfig, Limits};
 use crate::resolve::{Environment, ResolvedInstance};
+use crate::scrub;
 
 #[derive(Debug, Args)]
 pub struct ConfigcheckArgs {
-    /// Also show, per instance, the plugin that will run it (and its
-    /// sha256), the effective interval and limits, and schema warnings;
-    /// and a section with all warnings.
+    /// Also print configuration warnings (under `=== Resolve warnings ===`)
+    /// and, per instance, the plugin that will run it (and its sha256), the
+    /// effective interval and limits, and schema warnings (under
+    /// `=== Runner details ===`).
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -36,33 +47,12 @@ pub async fn execute(env: &Environment, args: &ConfigcheckArgs) -> i32 {
             write!(out, "\n{check}: {error}\n").unwrap();
         }
     }
-    if args.verbose && !resolution.warnings.is_empty() {
-        out.push_str("\n=== Configuration warnings ===\n");
-        for warning in &resolution.warnings {
-            let check = warning.check.as_deref().unwrap_or("runner");
-            write!(out, "\n{check}: {warning}\n").unwrap();
-        }
-    }
     for file in &resolution.files {
-        write!(out, "\n=== {} check ===\n", file.check).unwrap();
-        out.push_str("Configuration provider: file\n");
-        writeln!(out, "Configuration source: file:{}", file.path.display()).unwrap();
-        for config in &file.instances {
-            writeln!(out, "Config for instance ID: {}", config.id).unwrap();
-            out.push_str(&yaml(&mask_secrets(&config.instance)));
-            if args.verbose
-                && let Some(resolved) = resolution
-                    .instances
-                    .iter()
-                    .find(|r| r.config.id == config.id)
-            {
-                out.push_str(&verbose_details(resolved));
-            }
-            out.push_str("~\n");
-        }
-        out.push_str("Init Config:\n");
-        out.push_str(&yaml(&mask_secrets(&file.init_config)));
-        out.push_str("===\n");
+        out.push_str(&config_block(file));
+    }
+    if args.verbose {
+        out.push_str(&resolve_warnings(&resolution.warnings));
+        out.push_str(&runner_details(&resolution.instances));
     }
     if resolution.files.is_empty() && resolution.errors.is_empty() {
         writeln!(
@@ -72,7 +62,8 @@ pub async fn execute(env: &Environment, args: &ConfigcheckArgs) -> i32 {
         )
         .unwrap();
     }
-    print!("{out}");
+    // The Agent prints its buffer with Println: one more newline.
+    println!("{}", scrub::scrub_text(&out));
     if !args.verbose && !resolution.warnings.is_empty() {
         eprintln!(
             "{} configuration warning(s); run `runner configcheck -v` to see them.",
@@ -80,6 +71,70 @@ pub async fn execute(env: &Environment, args: &ConfigcheckArgs) -> i32 {
         );
     }
     i32::from(!resolution.errors.is_empty())
+}
+
+/// One conf.d file as the Agent's `PrintConfig` writes it. Instances and
+/// `init_config` are what the Agent's `ScrubYaml` makes of them (no final
+/// newline, hence the `\n` after each); a missing or empty `init_config`
+/// has no `Init Config:` part, like the Agent's empty data.
+fn config_block(file: &ConfigFile) -> String {
+    let mut out = String::new();
+    write!(out, "\n=== {} check ===\n", file.check).unwrap();
+    out.push_str("Configuration provider: file\n");
+    let source = std::path::absolute(&file.path).unwrap_or_else(|_| file.path.clone());
+    writeln!(out, "Configuration source: file:{}", source.display()).unwrap();
+    for config in &file.instances {
+        writeln!(out, "Config for instance ID: {}", config.id).unwrap();
+        writeln!(out, "{}", scrub::scrub_yaml(&config.instance)).unwrap();
+        out.push_str("~\n");
+    }
+    let init_absent =
+        file.init_config.is_null() || file.init_config.as_object().is_some_and(|m| m.is_empty());
+    if !init_absent {
+        out.push_str("Init Config:\n");
+        writeln!(out, "{}", scrub::scrub_yaml(&file.init_config)).unwrap();
+    }
+    out.push_str("===\n");
+    out
+}
+
+/// Warnings grouped by check, in the Agent's `-v` warnings layout.
+fn resolve_warnings(warnings: &[ConfigError]) -> String {
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let mut checks: Vec<&str> = Vec::new();
+    for warning in warnings {
+        let check = warning.check.as_deref().unwrap_or("runner");
+        if !checks.contains(&check) {
+            checks.push(check);
+        }
+    }
+    let mut out = String::from("\n=== Resolve warnings ===\n");
+    for check in checks {
+        write!(out, "\n{check}\n").unwrap();
+        for warning in warnings
+            .iter()
+            .filter(|w| w.check.as_deref().unwrap_or("runner") == check)
+        {
+            writeln!(out, "* {warning}").unwrap();
+        }
+    }
+    out
+}
+
+/// The runner's own facts per instance: not part of the Agent's format,
+/// so in a section of their own that its parsers skip.
+fn runner_details(instances: &[ResolvedInstance]) -> String {
+    if instances.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n=== Runner details ===\n");
+    for resolved in instances {
+        write!(out, "\nInstance ID: {}\n", resolved.config.id).unwrap();
+        out.push_str(&verbose_details(resolved));
+    }
+    out
 }
 
 /// What `-v` adds under an instance: who runs it and with what budget.
@@ -119,13 +174,4 @@ fn describe_limits(limits: &Limits) -> String {
         "timeout {}s, memory {} MiB, {} metric samples per run, {} KiB of output per run",
         limits.timeout, limits.memory_mib, limits.max_metrics, limits.max_output_kib
     )
-}
-
-/// A JSON value as block YAML, the way the Agent prints instances.
-fn yaml(value: &serde_json::Value) -> String {
-    let empty = value.as_object().is_some_and(|m| m.is_empty()) || value.is_null();
-    if empty {
-        return "{}\n".to_string();
-    }
-    serde_yaml::to_string(value).unwrap_or_else(|e| format!("<unprintable: {e}>\n"))
 }

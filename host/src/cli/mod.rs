@@ -2,7 +2,10 @@
 //! Agent's (`check`, `configcheck`) so its users feel at home.
 
 pub mod check;
+mod check_json;
 pub mod configcheck;
+mod instance_filter;
+pub mod log_level;
 pub mod run;
 mod table;
 
@@ -56,10 +59,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub checks_d: Option<PathBuf>,
 
-    /// Log filter for the runner's own messages and the checks' log lines,
-    /// e.g. `info` or `warn,check=debug` [default: warn,check=info; or
-    /// RUST_LOG].
-    #[arg(long, global = true, value_name = "FILTER")]
+    /// Log filter for the runner's own messages and the checks' log lines:
+    /// a level (trace, debug, info, warn or warning, error, critical, off)
+    /// or `target=level` directives, e.g. `warn,check=debug` [default:
+    /// warn,check=info; or RUST_LOG].
+    #[arg(short = 'l', long, global = true, value_name = "FILTER")]
     pub log_level: Option<String>,
 }
 

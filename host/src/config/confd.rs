@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
 
+use super::agent_id;
 use super::env_vars::substitute_env;
 use super::error::ConfigError;
 use super::generic::Findings;
@@ -388,6 +389,9 @@ fn parse_into(
     let Some(mut init_config) = init_config else {
         return true;
     };
+    // IDs are computed from the file as written, as the Agent does,
+    // before lenient values are rewritten.
+    let init_written = Value::Object(init_config.clone());
     let mut findings = Findings::default();
     let init = parse_init_config(check, path, &mut init_config, &mut findings);
     if !findings.errors.is_empty() {
@@ -396,26 +400,42 @@ fn parse_into(
         return true;
     }
     let init_config = Value::Object(init_config);
-    let mut instances = Vec::new();
+    let mut converted: Vec<Option<Value>> = Vec::with_capacity(items.len());
     for (index, raw) in items.iter().enumerate() {
         let at = |e: ConfigError| e.with_check(check).with_file(path).with_instance(index);
         let mut notes = Vec::new();
-        let raw = match to_json(raw, "", &mut notes) {
-            Ok(raw) => raw,
+        match to_json(raw, "", &mut notes) {
+            Ok(value) => {
+                findings
+                    .warnings
+                    .extend(notes.into_iter().map(|n| at(note_to_warning(n))));
+                converted.push(Some(value));
+            }
             Err((key, message)) => {
                 let e = at(ConfigError::new(message));
                 findings
                     .errors
                     .push(if key.is_empty() { e } else { e.with_key(key) });
-                continue;
+                converted.push(None);
             }
-        };
-        findings
-            .warnings
-            .extend(notes.into_iter().map(|n| at(note_to_warning(n))));
-        if let Some(inst) =
-            build_instance(check, path, index, raw, &init_config, &init, &mut findings)
-        {
+        }
+    }
+    let written: Vec<Value> = converted.iter().flatten().cloned().collect();
+    let digest = agent_id::config_digest(check, &written, &init_written);
+    let mut instances = Vec::new();
+    for (index, raw) in converted.into_iter().enumerate() {
+        let Some(raw) = raw else { continue };
+        let id = agent_id::instance_id_with_digest(check, &raw, &init_written, digest);
+        if let Some(inst) = build_instance(
+            check,
+            path,
+            index,
+            raw,
+            id,
+            &init_config,
+            &init,
+            &mut findings,
+        ) {
             instances.push(inst);
         }
     }

@@ -3,7 +3,6 @@
 //! the collapsing of identical instances across conf.d.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -46,13 +45,16 @@ pub(crate) fn parse_init_config(
     generic::read_init(init, &locate, out)
 }
 
-/// Builds one instance from its JSON value. `None` when it is unusable;
-/// the reasons are in `out.errors`.
+/// Builds one instance from its JSON value. `id` is its ID, computed by
+/// the caller from the instance as written (see [`super::agent_id`]).
+/// `None` when it is unusable; the reasons are in `out.errors`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_instance(
     check: &str,
     file: &Path,
     index: usize,
     raw: Value,
+    id: String,
     init_config: &Value,
     init: &InitSettings,
     out: &mut Findings,
@@ -72,10 +74,8 @@ pub(crate) fn build_instance(
     };
     let generic = generic::read_instance(&mut map, init, &locate, out)?;
     let instance = Value::Object(map);
-    // The Agent names an instance by `name`, falling back on `namespace`.
-    let id_name = generic.name.as_deref().or(generic.namespace.as_deref());
     Some(InstanceConfig {
-        id: instance_id(check, id_name, &instance, init_config),
+        id,
         check: check.to_string(),
         source: file.to_path_buf(),
         index,
@@ -92,71 +92,6 @@ pub(crate) fn build_instance(
         limits_override: generic.limits,
         limits: Limits::default().with(&generic.limits),
     })
-}
-
-/// The Datadog-style instance ID: `<check>:<16 hex>` or
-/// `<check>:<name>:<16 hex>`, the hash being FNV-1a 64 over the canonical
-/// JSON (keys sorted) of the instance followed by that of `init_config`.
-///
-/// Stable across runs and key order, so the ID can name an instance in
-/// `runner check --instance`, logs and stored state.
-pub fn instance_id(
-    check: &str,
-    name: Option<&str>,
-    instance: &Value,
-    init_config: &Value,
-) -> String {
-    let mut text = String::new();
-    canonical_json(instance, &mut text);
-    canonical_json(init_config, &mut text);
-    let hash = fnv1a64(text.as_bytes());
-    match name {
-        Some(name) => format!("{check}:{name}:{hash:016x}"),
-        None => format!("{check}:{hash:016x}"),
-    }
-}
-
-/// FNV-1a, 64 bits.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
-
-/// Compact JSON with object keys sorted, whatever the map's own order.
-fn canonical_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{}", Value::String(key.clone()));
-                out.push(':');
-                canonical_json(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(item, out);
-            }
-            out.push(']');
-        }
-        scalar => {
-            let _ = write!(out, "{scalar}");
-        }
-    }
 }
 
 impl InstanceConfig {
@@ -206,43 +141,18 @@ mod tests {
         let mut out = Findings::default();
         let mut init_map = init_config.as_object().unwrap().clone();
         let init = parse_init_config("c", Path::new("f.yaml"), &mut init_map, &mut out);
+        let id = super::super::agent_id::instance_id("c", &raw, &init_config, &[raw.clone()]);
         let inst = build_instance(
             "c",
             Path::new("f.yaml"),
             2,
             raw,
+            id,
             &Value::Object(init_map),
             &init,
             &mut out,
         );
         (inst, out)
-    }
-
-    #[test]
-    fn fnv1a_test_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
-    }
-
-    #[test]
-    fn id_format_and_content() {
-        let id = instance_id(
-            "process",
-            None,
-            &json!({"b": 1, "a": [true, "x"]}),
-            &json!({}),
-        );
-        let expected = fnv1a64(br#"{"a":[true,"x"],"b":1}{}"#);
-        assert_eq!(id, format!("process:{expected:016x}"));
-        let id = instance_id(
-            "process",
-            Some("web"),
-            &json!({"name": "web"}),
-            &json!({"k": null}),
-        );
-        let expected = fnv1a64(br#"{"name":"web"}{"k":null}"#);
-        assert_eq!(id, format!("process:web:{expected:016x}"));
     }
 
     #[test]

@@ -28,6 +28,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod agent_id;
 mod confd;
 mod env_vars;
 mod error;
@@ -38,19 +39,18 @@ mod positions;
 mod runner_file;
 mod schema;
 mod secrets;
-mod suggest;
+pub(crate) mod suggest;
 mod validate;
 mod yaml;
 
 #[cfg(test)]
 mod tests;
 
+pub use agent_id::instance_id;
 pub use confd::{NO_INSTANCES, load_conf_d};
 pub use error::ConfigError;
 pub use generic::MetricPatterns;
-pub use instance::{
-    DEFAULT_INTERVAL, RESERVED_INIT_CONFIG_KEYS, RESERVED_INSTANCE_KEYS, instance_id,
-};
+pub use instance::{DEFAULT_INTERVAL, RESERVED_INIT_CONFIG_KEYS, RESERVED_INSTANCE_KEYS};
 pub use limits::{LIMIT_KEYS, Limits, LimitsOverride};
 pub use positions::Positions;
 pub use runner_file::RunnerConfig;

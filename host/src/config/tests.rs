@@ -271,7 +271,8 @@ fn instance_ids_are_stable_and_content_based() {
         "p.d/conf.yaml",
         "init_config:\n  x: 1\ninstances:\n  - a: 1\n    b: [1, 2]\n",
     )]);
-    let re = regex::Regex::new("^p:[0-9a-f]{16}$").unwrap();
+    // The Agent prints the hash with `%x`: no zero padding.
+    let re = regex::Regex::new("^p:[0-9a-f]{1,16}$").unwrap();
     assert!(re.is_match(&a), "{a}");
     // Same input, another directory and file name → same ID.
     let again = single_id(&[(
@@ -299,7 +300,7 @@ fn instance_ids_are_stable_and_content_based() {
     // `name` goes into the ID.
     let named = single_id(&[("p.d/conf.yaml", "instances:\n  - name: web\n    a: 1\n")]);
     assert!(
-        regex::Regex::new("^p:web:[0-9a-f]{16}$")
+        regex::Regex::new("^p:web:[0-9a-f]{1,16}$")
             .unwrap()
             .is_match(&named),
         "{named}"
@@ -308,28 +309,52 @@ fn instance_ids_are_stable_and_content_based() {
         named,
         instance_id(
             "p",
-            Some("web"),
             &json!({"name": "web", "a": 1}),
-            &json!({})
+            &json!({}),
+            &[json!({"name": "web", "a": 1})]
         )
     );
 }
 
 #[test]
 fn identical_instances_collapse_with_a_warning() {
+    // The Agent's IDs cover the whole file (its config digest), so an
+    // instance repeated in one file, or two files with the same content,
+    // collapse; the same instance among different siblings does not.
     let dir = conf_d(&[
-        ("p.d/a.yaml", "instances:\n  - pid: 1\n  - pid: 2\n"),
-        ("p.d/b.yaml", "instances:\n  - pid: 1\n"),
+        (
+            "p.d/a.yaml",
+            "instances:\n  - pid: 1\n  - pid: 2\n  - pid: 1\n",
+        ),
+        (
+            "p.d/b.yaml",
+            "instances:\n  - pid: 1\n  - pid: 2\n  - pid: 1\n",
+        ),
+        ("p.d/c.yaml", "instances:\n  - pid: 1\n"),
     ]);
     let loaded = load_conf_d(dir.path(), &no_env);
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    assert_eq!(loaded.instances().count(), 2);
-    // b.yaml lost its only instance, so it is not listed.
-    assert_eq!(loaded.files.len(), 1);
-    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    let kept: Vec<(String, usize)> = loaded
+        .instances()
+        .map(|i| {
+            let file = i.source.file_name().unwrap().to_string_lossy().to_string();
+            (file, i.index)
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("a.yaml".to_string(), 0),
+            ("a.yaml".to_string(), 1),
+            ("c.yaml".to_string(), 0)
+        ]
+    );
+    // b.yaml lost all its instances, so it is not listed.
+    assert_eq!(loaded.files.len(), 2);
+    assert_eq!(loaded.warnings.len(), 4, "{:?}", loaded.warnings);
     let w = &loaded.warnings[0];
-    assert_eq!(w.file, Some(dir.path().join("p.d/b.yaml")));
-    assert_eq!(w.instance, Some(0));
+    assert_eq!(w.file, Some(dir.path().join("p.d/a.yaml")));
+    assert_eq!(w.instance, Some(2));
     let a = dir.path().join("p.d/a.yaml");
     assert!(
         w.message
