@@ -141,7 +141,12 @@ mod tests {
         let mut out = Findings::default();
         let mut init_map = init_config.as_object().unwrap().clone();
         let init = parse_init_config("c", Path::new("f.yaml"), &mut init_map, &mut out);
-        let id = super::super::agent_id::instance_id("c", &raw, &init_config, &[raw.clone()]);
+        let id = super::super::agent_id::instance_id(
+            "c",
+            &raw,
+            &init_config,
+            std::slice::from_ref(&raw),
+        );
         let inst = build_instance(
             "c",
             Path::new("f.yaml"),
