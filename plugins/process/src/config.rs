@@ -282,7 +282,12 @@ impl Settings {
         let mut strict_search = false;
         if let Some(search) = config.search_string {
             if search.is_empty() {
-                return Err("`search_string` must list at least one entry".to_string());
+                // Datadog searches for nothing and finds nothing.
+                warnings.push(
+                    "`search_string` is empty: no process can match, so `process.up` is \
+                     CRITICAL; list the process names (or patterns) to watch"
+                        .to_string(),
+                );
             }
             strict_search = !config.ignore_denied_access && !config.exact_match;
             if search.iter().any(|s| s == "All") {
@@ -300,9 +305,14 @@ impl Settings {
             query.pids = vec![pid];
         } else if let Some(pid_file) = &config.pid_file {
             if pid_file.is_empty() {
-                return Err("`pid_file` must not be empty".to_string());
+                // Datadog cannot open "" and counts no process.
+                warnings.push(
+                    "`pid_file` is empty: no process can match, so `process.up` is CRITICAL"
+                        .to_string(),
+                );
+            } else {
+                query.pid_file = Some(pid_file.clone());
             }
-            query.pid_file = Some(pid_file.clone());
         }
         query.include_children = config.collect_children;
         query.user = config.user;
@@ -483,8 +493,15 @@ mod tests {
         );
         let s = settings(json!({"name": "x", "pid": 1})).unwrap();
         assert!(s.warnings.is_empty());
-        let err = settings(json!({"name": "x", "search_string": []})).unwrap_err();
-        assert!(err.contains("`search_string`"), "{err}");
+        // Empty selectors select nothing, as in Datadog, with a warning.
+        for empty in [json!({"search_string": []}), json!({"pid_file": ""})] {
+            let mut instance = empty.clone();
+            instance["name"] = json!("x");
+            let s = settings(instance).unwrap();
+            assert_eq!(s.query, ProcessQuery::default(), "{empty}");
+            assert_eq!(s.warnings.len(), 1, "{empty}");
+            assert!(s.warnings[0].contains("is empty"), "{empty}");
+        }
     }
 
     #[test]
