@@ -241,3 +241,50 @@ fn configcheck_accepts_what_the_agent_accepts() {
     let out = common::stdout(&output);
     assert!(!out.contains("unknown key"), "{out}");
 }
+
+#[test]
+fn init_config_procfs_path_is_honoured() {
+    let procs = Processes::sleepers(2);
+    let ws = Workspace::new();
+    // The host's /proc seen under another path, as in a container.
+    let host_proc = ws.path().join("host-proc");
+    std::os::unix::fs::symlink("/proc", &host_proc).unwrap();
+    conf(
+        &ws,
+        &format!(
+            "init_config:\n  procfs_path: {}\ninstances:\n  - name: s\n    search_string: [{}]\n",
+            host_proc.display(),
+            procs.name
+        ),
+    );
+    let (report, output) = ws.check_json("process", &[]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(value(&report, "system.processes.number"), 2.0);
+    assert!(
+        stderr(&output).contains("procfs_path"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A path without a proc file system: the run fails naming it.
+    let empty = ws.path().join("no-proc");
+    std::fs::create_dir(&empty).unwrap();
+    conf(
+        &ws,
+        &format!(
+            "init_config:\n  procfs_path: {}\ninstances:\n  - name: s\n    search_string: [{}]\n",
+            empty.display(),
+            procs.name
+        ),
+    );
+    let (report, output) = ws.check_json("process", &[]);
+    assert!(!output.status.success());
+    let error = common::runner_stats(&report)[0]["LastError"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains(&empty.join("stat").display().to_string()),
+        "{error}"
+    );
+}

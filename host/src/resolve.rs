@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::catalog::Catalog;
@@ -26,7 +26,11 @@ pub struct Environment {
     pub configs: LoadedConfigs,
     pub catalog: Catalog,
     pub sandbox: Sandbox,
+    /// The snapshot of `/proc`, shared by every instance.
     pub snapshots: Arc<SnapshotService>,
+    /// Snapshots of other proc file systems (init_config `procfs_path`),
+    /// one per path, each shared by the instances that name it.
+    other_procfs: Mutex<BTreeMap<PathBuf, Arc<SnapshotService>>>,
 }
 
 /// An instance with the plugin that will run it and what validation said.
@@ -83,7 +87,25 @@ impl Environment {
             catalog,
             sandbox,
             snapshots: Arc::new(SnapshotService::new(SNAPSHOT_MAX_AGE)),
+            other_procfs: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The snapshot service for an instance: `/proc`, or the proc file
+    /// system its file's `init_config.procfs_path` names.
+    fn snapshots_for(&self, config: &InstanceConfig) -> Arc<SnapshotService> {
+        match &config.procfs_path {
+            Some(root) if root.as_path() != self.snapshots.root() => {
+                let mut others = self.other_procfs.lock().unwrap_or_else(|e| e.into_inner());
+                others
+                    .entry(root.clone())
+                    .or_insert_with(|| {
+                        Arc::new(SnapshotService::with_root(root.clone(), SNAPSHOT_MAX_AGE))
+                    })
+                    .clone()
+            }
+            _ => self.snapshots.clone(),
+        }
     }
 
     /// Pair every instance (of `only` check, when given) with its plugin
@@ -243,7 +265,7 @@ impl Environment {
         let context = HostContext {
             instance_id: config.id.as_str().into(),
             hostname: self.hostname.as_str().into(),
-            snapshots: self.snapshots.clone(),
+            snapshots: self.snapshots_for(config),
         };
         Some(CheckInstance::new(plugin, spec, context))
     }

@@ -18,6 +18,8 @@ mod service;
 #[cfg(test)]
 mod tests;
 
+use std::path::Path;
+
 pub use query::{ProcessQuery, QueryError};
 pub use service::SnapshotService;
 
@@ -112,6 +114,9 @@ pub struct ProcessSnapshot {
     pub processes: Vec<ProcessRow>,
 }
 
+/// Where the proc file system is, unless configured otherwise.
+pub const PROC: &str = "/proc";
+
 impl ProcessSnapshot {
     /// Reads the whole host from `/proc` (blocking: call it from
     /// `spawn_blocking` in async code, or use [`SnapshotService`]).
@@ -119,7 +124,13 @@ impl ProcessSnapshot {
     /// Processes that exit while being read are skipped; only a failure to
     /// read the host-wide files or to list `/proc` is an error.
     pub fn read() -> anyhow::Result<Self> {
-        procfs_reader::read_snapshot()
+        Self::read_from(Path::new(PROC))
+    }
+
+    /// As [`read`](Self::read), from a proc file system mounted at `root`
+    /// (e.g. the host's `/host/proc` seen from a container).
+    pub fn read_from(root: &Path) -> anyhow::Result<Self> {
+        procfs_reader::read_snapshot(root)
     }
 
     /// The rows selected by `q`, sorted by pid, without duplicates.

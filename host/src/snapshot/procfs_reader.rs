@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use procfs::process::Process;
-use procfs::{Current, CurrentSI, KernelStats, Meminfo, ProcError, ProcResult};
+use procfs::{FromRead, FromReadSI, KernelStats, Meminfo, ProcError, ProcResult};
 
 use super::{IoCounters, ProcessRow, ProcessSnapshot};
 
@@ -30,13 +30,17 @@ struct RowContext<'a> {
     users: &'a HashMap<u32, String>,
 }
 
-/// Reads the whole host.
-pub(super) fn read_snapshot() -> anyhow::Result<ProcessSnapshot> {
+/// Reads the whole host, from the proc file system mounted at `root`
+/// (`/proc`, or the host's when the runner runs in a container).
+pub(super) fn read_snapshot(root: &Path) -> anyhow::Result<ProcessSnapshot> {
     let taken_at = unix_now();
     let ticks_per_second = procfs::ticks_per_second().max(1) as f64;
-    let stats = KernelStats::current().context("reading /proc/stat")?;
-    let total_memory = Meminfo::current()
-        .context("reading /proc/meminfo")?
+    let stat = root.join("stat");
+    let stats = KernelStats::from_file(&stat, procfs::current_system_info())
+        .with_context(|| format!("reading {}", stat.display()))?;
+    let meminfo = root.join("meminfo");
+    let total_memory = Meminfo::from_file(&meminfo)
+        .with_context(|| format!("reading {}", meminfo.display()))?
         .mem_total;
     let users = load_users(Path::new(PASSWD));
     let ctx = RowContext {
@@ -47,7 +51,9 @@ pub(super) fn read_snapshot() -> anyhow::Result<ProcessSnapshot> {
     };
 
     let mut processes = Vec::new();
-    for entry in procfs::process::all_processes().context("listing /proc")? {
+    let listing = procfs::process::all_processes_with_root(root)
+        .with_context(|| format!("listing {}", root.display()))?;
+    for entry in listing {
         // An entry that cannot be opened has exited since the listing.
         let Ok(process) = entry else { continue };
         if let Some(row) = read_row(&process, &ctx) {

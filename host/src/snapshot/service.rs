@@ -1,5 +1,6 @@
 //! One process snapshot shared by every check instance.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,6 +14,8 @@ use super::ProcessSnapshot;
 /// cached one is older than `max_age`.
 #[derive(Debug)]
 pub struct SnapshotService {
+    /// Where the proc file system is read from.
+    root: PathBuf,
     max_age: Duration,
     /// Held across a refresh, so concurrent callers wait for it and share it.
     cache: Mutex<Option<Cached>>,
@@ -27,9 +30,15 @@ struct Cached {
 }
 
 impl SnapshotService {
-    /// A service whose snapshots are at most `max_age` old.
+    /// A service whose snapshots of `/proc` are at most `max_age` old.
     pub fn new(max_age: Duration) -> Self {
+        Self::with_root(PathBuf::from(super::PROC), max_age)
+    }
+
+    /// A service reading the proc file system mounted at `root`.
+    pub fn with_root(root: PathBuf, max_age: Duration) -> Self {
         Self {
+            root,
             max_age,
             cache: Mutex::new(None),
             refreshes: AtomicU64::new(0),
@@ -54,7 +63,8 @@ impl SnapshotService {
         }
 
         let started = Instant::now();
-        let read = tokio::task::spawn_blocking(ProcessSnapshot::read).await;
+        let root = self.root.clone();
+        let read = tokio::task::spawn_blocking(move || ProcessSnapshot::read_from(&root)).await;
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         let snapshot = Arc::new(
             read.context("process snapshot task failed")?
@@ -65,6 +75,11 @@ impl SnapshotService {
             started,
         });
         Ok(snapshot)
+    }
+
+    /// The proc file system this service reads.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
     }
 
     /// How many times `/proc` was actually read (for tests and status).
