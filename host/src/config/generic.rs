@@ -59,6 +59,16 @@ pub(crate) struct InstanceOptions {
     pub metric_patterns: Option<MetricPatternsConfig>,
     /// The instance's sandbox budget, over runner.yaml's `limits`.
     pub limits: Option<LimitsOverride>,
+    /// Datadog: which loader runs the check (`core`, `python`, ...). No
+    /// effect: the runner has one loader.
+    pub loader: Option<String>,
+    /// Datadog: the most metric contexts a Python check may submit per
+    /// run. No effect: the runner's `limits.max_metrics` bounds what an
+    /// instance submits per run.
+    pub max_returned_metrics: Option<Value>,
+    /// Datadog: the older tag normalisation of Python checks. No effect:
+    /// the runner passes tags as the check writes them.
+    pub enable_legacy_tags_normalization: Option<bool>,
 }
 
 /// `metric_patterns` as written.
@@ -86,6 +96,9 @@ pub(crate) struct InitOptions {
     /// init_config (it moved to datadog.yaml); the runner reads processes
     /// from there for the file's instances.
     pub procfs_path: Option<String>,
+    /// Datadog: which loader runs the file's instances. No effect: the
+    /// runner has one loader.
+    pub loader: Option<String>,
 }
 
 /// Compiled metric filters: Datadog's `metric_patterns`, applied by the

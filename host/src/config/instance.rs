@@ -27,11 +27,14 @@ pub const RESERVED_INSTANCE_KEYS: &[&str] = &[
     "disable_generic_tags",
     "metric_patterns",
     "limits",
+    "loader",
+    "max_returned_metrics",
+    "enable_legacy_tags_normalization",
 ];
 
 /// `init_config` keys the runner reads itself.
 pub const RESERVED_INIT_CONFIG_KEYS: &[&str] =
-    &["service", "min_collection_interval", "procfs_path"];
+    &["service", "min_collection_interval", "procfs_path", "loader"];
 
 /// Reads the generic options of `init_config` (already known to be a
 /// mapping; Datadog-style booleans are rewritten in place).
