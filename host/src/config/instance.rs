@@ -33,8 +33,12 @@ pub const RESERVED_INSTANCE_KEYS: &[&str] = &[
 ];
 
 /// `init_config` keys the runner reads itself.
-pub const RESERVED_INIT_CONFIG_KEYS: &[&str] =
-    &["service", "min_collection_interval", "procfs_path", "loader"];
+pub const RESERVED_INIT_CONFIG_KEYS: &[&str] = &[
+    "service",
+    "min_collection_interval",
+    "procfs_path",
+    "loader",
+];
 
 /// Reads the generic options of `init_config` (already known to be a
 /// mapping; Datadog-style booleans are rewritten in place).

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// `RUNNER_MAX_OUTPUT_KIB`); override them per instance with a `limits:` map
 /// in the instance. A check that exceeds a limit is stopped (time, memory)
 /// or cut off (metrics, output) without affecting any other check.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Wall-clock seconds one run may take before it is interrupted

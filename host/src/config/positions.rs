@@ -29,6 +29,10 @@ impl Positions {
         if let Ok(docs) = MarkedYaml::load_from_str(text)
             && let Some(doc) = docs.first()
         {
+            let start = doc.span.start;
+            positions
+                .at
+                .insert(String::new(), (start.line(), start.col() + 1));
             positions.walk(doc, "", 0);
         }
         positions
@@ -62,7 +66,8 @@ impl Positions {
             (Some(i), Some(key)) => format!("instances[{i}].{key}"),
             (Some(i), None) => format!("instances[{i}]"),
             (None, Some(key)) => key.to_string(),
-            (None, None) => return,
+            // The document itself (e.g. a list where a mapping belongs).
+            (None, None) => String::new(),
         };
         if let Some((line, column)) = self.nearest(&path) {
             e.line = Some(line);

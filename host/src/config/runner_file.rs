@@ -5,13 +5,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use regex::Regex;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::limits::{self, Limits};
-use super::suggest::did_you_mean_hint;
-use super::yaml::{strip_position, syntax_error};
+use super::positions::Positions;
+use super::schema::Schema;
+use super::validate::validate_options;
+use super::yaml::{parse_yaml, to_json};
 
 /// Settings of the runner process, read from runner.yaml.
 ///
@@ -22,7 +24,7 @@ use super::yaml::{strip_position, syntax_error};
 /// `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`, `RUNNER_MAX_OUTPUT_KIB`; an
 /// empty variable counts as unset. (`RUNNER_CONFIG`, the file's path, is
 /// read by the command line as `--config`.)
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunnerConfig {
     /// Directory of check configurations, laid out like the Datadog Agent's
@@ -57,16 +59,6 @@ impl Default for RunnerConfig {
         }
     }
 }
-
-/// The keys runner.yaml accepts, for error messages.
-const RUNNER_KEYS: &[&str] = &[
-    "conf_d",
-    "checks_d",
-    "hostname",
-    "tags",
-    "limits",
-    "cache_dir",
-];
 
 /// runner.yaml looked up in the current directory when no `--config` is given.
 const DEFAULT_FILE: &str = "runner.yaml";
@@ -114,23 +106,60 @@ impl RunnerConfig {
     }
 
     /// Parses one runner.yaml and resolves its relative paths.
+    ///
+    /// The same path as a conf.d file: YAML to JSON, the JSON Schema of
+    /// these settings (derived from this struct) for types and unknown keys,
+    /// then serde for the value rules (limits); every problem is placed at
+    /// its line. The first problem is returned: runner.yaml must be right.
     fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = fs::read_to_string(path).map_err(|e| {
             ConfigError::new(format!("cannot read runner config: {e}")).with_file(path)
         })?;
-        // First pass: YAML syntax, and "empty file means defaults".
-        let doc: serde_yaml::Value =
-            serde_yaml::from_str(&text).map_err(|e| syntax_error(&e, path))?;
-        let mut config = if doc.is_null() {
-            Self::default()
-        } else {
-            serde_yaml::from_str::<Self>(&text).map_err(|e| serde_error(&e, path))?
+        let Some(doc) = parse_yaml(&text, path)? else {
+            // An empty file means the defaults.
+            return Ok(Self::resolved(Self::default(), path));
         };
+        let positions = Positions::of(&text);
+        let problem = |mut e: ConfigError| {
+            e = e.with_file(path);
+            positions.place(&mut e);
+            if e.hint.is_none()
+                && let Some(key) = &e.key
+            {
+                e.hint = Some(example(key));
+            }
+            e
+        };
+        let mut notes = Vec::new();
+        let mut value = to_json(&doc, "", &mut notes).map_err(|(key, message)| {
+            let e = ConfigError::new(message);
+            problem(if key.is_empty() { e } else { e.with_key(key) })
+        })?;
+        let report = validate_options(&mut value, &SCHEMA, "", &|e| e);
+        // Unknown keys are errors here: a typo in the runner's own settings
+        // would silently change what it does.
+        if let Some(first) = report.errors.into_iter().chain(report.warnings).next() {
+            return Err(problem(first));
+        }
+        let config = serde_path_to_error::deserialize::<_, Self>(&value).map_err(|e| {
+            let key = e.path().to_string();
+            let hint = example(&key);
+            problem(
+                ConfigError::new(e.into_inner().to_string())
+                    .with_key(key)
+                    .with_hint(hint),
+            )
+        })?;
+        Ok(Self::resolved(config, path))
+    }
+
+    /// Relative paths of a runner.yaml are relative to its folder.
+    fn resolved(mut config: Self, path: &Path) -> Self {
         let base = path.parent().unwrap_or(Path::new(""));
         config.conf_d = base.join(&config.conf_d);
         config.checks_d = base.join(&config.checks_d);
         config.cache_dir = config.cache_dir.map(|dir| base.join(dir));
-        Ok(config)
+        config
     }
 
     /// Applies the `RUNNER_*` environment overrides.
@@ -200,94 +229,13 @@ fn default_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
         .map(|home| Path::new(&home).join(".cache").join("runner"))
 }
 
-static PATH_PREFIX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)^([\w.\[\]]+): (.*)$").expect("valid regex"));
-static UNKNOWN_FIELD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)^unknown field `([^`]*)`(.*)$").expect("valid regex"));
-static INVALID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)^invalid (?:type|value|length): (.*), expected (.*)$").expect("valid regex")
+/// The schema runner.yaml is checked against, compiled once.
+static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    let schema = schemars::schema_for!(RunnerConfig).to_value();
+    Schema::compile(schema, &[], false)
+        .expect("the runner's own settings schema compiles")
+        .for_runner()
 });
-static BACKTICKED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"`([^`]*)`").expect("valid regex"));
-
-/// Rewrites a serde_yaml deserialization error in the runner's words:
-/// which key, what was expected, what was found, where.
-fn serde_error(err: &serde_yaml::Error, file: &Path) -> ConfigError {
-    let raw = strip_position(&err.to_string());
-    let (path, message) = match PATH_PREFIX.captures(&raw) {
-        Some(c) => (Some(c[1].to_string()), c[2].to_string()),
-        None => (None, raw.clone()),
-    };
-    let mut e = if let Some(c) = UNKNOWN_FIELD.captures(&message) {
-        let field = c[1].to_string();
-        let valid: Vec<String> = BACKTICKED
-            .captures_iter(&c[2])
-            .map(|m| m[1].to_string())
-            .collect();
-        let key = match &path {
-            Some(p) => format!("{p}.{field}"),
-            None => field.clone(),
-        };
-        let candidates: Vec<&str> = if valid.is_empty() {
-            RUNNER_KEYS.to_vec()
-        } else {
-            valid.iter().map(String::as_str).collect()
-        };
-        ConfigError::new(format!(
-            "unknown key; valid keys are {}",
-            candidates.join(", ")
-        ))
-        .with_key(key)
-        .with_hint(
-            did_you_mean_hint(&field, candidates.iter().copied())
-                .unwrap_or_else(|| "remove it".to_string()),
-        )
-    } else if let Some(c) = INVALID.captures(&message) {
-        let e = ConfigError::new(format!(
-            "expected {}, got {}",
-            plain_type(&c[2]),
-            plain_got(&c[1])
-        ));
-        match &path {
-            Some(p) => e.with_key(p.clone()).with_hint(example(p)),
-            None => e,
-        }
-    } else {
-        let e = ConfigError::new(message);
-        match &path {
-            Some(p) => e.with_key(p.clone()).with_hint(example(p)),
-            None => e,
-        }
-    };
-    e = e.with_file(file);
-    if let Some(loc) = err.location() {
-        e = e.at(loc.line(), Some(loc.column()));
-    }
-    e
-}
-
-/// serde's type names in plain words.
-fn plain_type(expected: &str) -> String {
-    match expected {
-        "f64" | "f32" => "a number".to_string(),
-        "u64" | "u32" | "usize" | "i64" | "i32" => "a whole number".to_string(),
-        "a sequence" => "a list".to_string(),
-        "path string" => "a path".to_string(),
-        "a boolean" | "a string" => expected.to_string(),
-        other if other.starts_with("struct ") || other == "a map" => "a mapping".to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// serde's description of the value found, in plain words.
-fn plain_got(got: &str) -> String {
-    match got {
-        "sequence" => "a list".to_string(),
-        "map" => "a mapping".to_string(),
-        "unit value" => "nothing (null)".to_string(),
-        other => other.replace('`', ""),
-    }
-}
 
 /// A fix example for a runner.yaml key path.
 fn example(path: &str) -> String {
@@ -455,10 +403,7 @@ mod tests {
         assert_eq!(err.file.as_deref(), Some(path.as_path()));
         assert_eq!(err.key.as_deref(), Some("cachedir"));
         assert_eq!(err.line, Some(3));
-        assert_eq!(
-            err.message,
-            "unknown key; valid keys are conf_d, checks_d, hostname, tags, limits, cache_dir"
-        );
+        assert_eq!(err.message, "unknown key; the runner does not use it");
         assert_eq!(err.hint.as_deref(), Some("did you mean `cache_dir`?"));
     }
 
@@ -473,10 +418,7 @@ mod tests {
         let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("limits.memry_mib"));
         assert_eq!(err.line, Some(3));
-        assert_eq!(
-            err.message,
-            "unknown key; valid keys are timeout, memory_mib, max_metrics, max_output_kib"
-        );
+        assert_eq!(err.message, "unknown key; the runner does not use it");
         assert_eq!(err.hint.as_deref(), Some("did you mean `memory_mib`?"));
     }
 
@@ -488,7 +430,7 @@ mod tests {
                 "limits:\n  timeout: fast\n",
                 "limits.timeout",
                 2,
-                "expected a number of seconds > 0, got string \"fast\"",
+                "expected number, got string \"fast\"",
             ),
             (
                 "limits:\n  timeout: -3\n",
@@ -506,15 +448,10 @@ mod tests {
                 "tags: env:prod\n",
                 "tags",
                 1,
-                "expected a list, got string \"env:prod\"",
+                "expected array, got string \"env:prod\"",
             ),
-            ("conf_d: [a]\n", "conf_d", 1, "expected a path, got a list"),
-            (
-                "limits: 3\n",
-                "limits",
-                1,
-                "expected a mapping, got integer 3",
-            ),
+            ("conf_d: [a]\n", "conf_d", 1, "expected string, got array"),
+            ("limits: 3\n", "limits", 1, "expected object, got integer 3"),
         ];
         for (text, key, line, message) in cases {
             let path = write(dir.path(), "runner.yaml", text);
@@ -523,6 +460,7 @@ mod tests {
             assert_eq!(err.line, Some(line), "{text:?}: {err}");
             assert_eq!(err.message, message, "{text:?}: {err}");
             assert_eq!(err.file.as_deref(), Some(path.as_path()));
+            assert!(err.hint.as_deref().unwrap().starts_with("e.g. `"), "{err}");
         }
     }
 
@@ -536,7 +474,7 @@ mod tests {
 
         let path = write(dir.path(), "runner.yaml", "- conf_d: a\n");
         let err = RunnerConfig::load(Some(&path), &env_of(&[])).unwrap_err();
-        assert_eq!(err.message, "expected a mapping, got a list");
+        assert_eq!(err.message, "expected object, got array");
         assert_eq!(err.line, Some(1));
 
         let missing = dir.path().join("nope.yaml");

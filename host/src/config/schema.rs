@@ -41,6 +41,8 @@ pub struct Schema {
     /// Every property name the schema declares anywhere (plus the runner's
     /// keys): candidates for did-you-mean suggestions.
     known_keys: BTreeSet<String>,
+    /// Who reads the keys, for "unknown key; <owner> does not use it".
+    owner: &'static str,
 }
 
 impl std::fmt::Debug for Schema {
@@ -109,6 +111,7 @@ impl Schema {
             validator,
             root: schema,
             known_keys,
+            owner: "the check",
         })
     }
 
@@ -117,6 +120,18 @@ impl Schema {
     pub fn example_at(&self, schema_path: &str) -> Option<&Value> {
         let parent = &schema_path[..schema_path.rfind('/')?];
         self.root.pointer(parent)?.get("examples")?.get(0)
+    }
+
+    /// The same schema, for a file the runner reads itself (runner.yaml):
+    /// messages say "the runner" rather than "the check".
+    pub fn for_runner(mut self) -> Schema {
+        self.owner = "the runner";
+        self
+    }
+
+    /// Who reads the keys this schema describes ("the check", "the runner").
+    pub fn owner(&self) -> &'static str {
+        self.owner
     }
 
     /// Property names the schema knows, for did-you-mean suggestions.

@@ -166,7 +166,7 @@ fn unknown_key(path: String, key: &str, schema: &Schema) -> Finding {
     Finding {
         warning: true,
         key: Some(path),
-        message: "unknown key; the check does not use it".to_string(),
+        message: format!("unknown key; {} does not use it", schema.owner()),
         hint: Some(
             did_you_mean_hint(key, schema.known_keys()).unwrap_or_else(|| "remove it".to_string()),
         ),
