@@ -216,6 +216,7 @@ impl Environment {
     /// warned about while configuring added to their warnings.
     pub async fn prepare(&self, resolution: &mut Resolution) -> Vec<(usize, CheckInstance)> {
         let mut ready = Vec::new();
+        let files = &resolution.files;
         for (index, resolved) in resolution.instances.iter_mut().enumerate() {
             let Some(mut instance) = self.instantiate(resolved) else {
                 continue;
@@ -224,23 +225,19 @@ impl Environment {
                 Ok(()) => {
                     // What the check warned about while configuring (e.g.
                     // a deprecated option) is a warning of this instance.
-                    let config = &resolved.config;
                     for message in instance.configure_warnings() {
-                        let warning = ConfigError::new(format!("the check warns: {message}"))
-                            .with_check(config.check.clone())
-                            .with_file(&config.source)
-                            .with_instance(config.index);
+                        let warning = instance_problem(
+                            files,
+                            &resolved.config,
+                            format!("the check warns: {message}"),
+                        );
                         resolution.warnings.push(warning.clone());
                         resolved.warnings.push(warning);
                     }
                     ready.push((index, instance));
                 }
                 Err(error) => {
-                    let config = &resolved.config;
-                    let error = ConfigError::new(error.to_string())
-                        .with_check(config.check.clone())
-                        .with_file(&config.source)
-                        .with_instance(config.index);
+                    let error = instance_problem(files, &resolved.config, error.to_string());
                     resolution.errors.push(error.clone());
                     resolved.errors.push(error);
                 }
@@ -269,6 +266,18 @@ impl Environment {
         };
         Some(CheckInstance::new(plugin, spec, context))
     }
+}
+
+/// A problem of one instance, placed at its line in its file.
+fn instance_problem(files: &[ConfigFile], config: &InstanceConfig, message: String) -> ConfigError {
+    let mut e = ConfigError::new(message)
+        .with_check(config.check.clone())
+        .with_file(&config.source)
+        .with_instance(config.index);
+    if let Some(file) = files.iter().find(|f| f.path == config.source) {
+        file.positions.place(&mut e);
+    }
+    e
 }
 
 fn extend_unique(list: &mut Vec<ConfigError>, new: &[ConfigError]) {
