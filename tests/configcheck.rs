@@ -288,7 +288,7 @@ fn wrong_types_missing_keys_check_rules_and_missing_plugins_are_errors() {
     // needed: configcheck asks it.
     assert!(
         has(
-            "process: conf.d/process.d/conf.yaml: instance #2: configuration rejected by the check:"
+            "process: conf.d/process.d/conf.yaml:4:5: instance #2: configuration rejected by the check:"
         ),
         "{out}"
     );
@@ -297,7 +297,7 @@ fn wrong_types_missing_keys_check_rules_and_missing_plugins_are_errors() {
     assert!(!has("instance #3"), "{out}");
     assert!(
         has(
-            "process: conf.d/process.d/conf.yaml: instance #4: configuration rejected by the check: \
+            "process: conf.d/process.d/conf.yaml:6:5: instance #4: configuration rejected by the check: \
              `search_string` entry `(x` is not a valid regular expression (exact_match is false): unclosed group"
         ),
         "{out}"

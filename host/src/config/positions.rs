@@ -38,7 +38,8 @@ impl Positions {
         positions
     }
 
-    /// Where `key` (a dotted path as in error messages) is written.
+    /// Where `key` (a dotted path as in error messages) is written; `""` is
+    /// the document itself.
     pub fn line_of(&self, key: &str) -> Option<(usize, usize)> {
         self.at.get(key).copied()
     }
@@ -66,8 +67,8 @@ impl Positions {
             (Some(i), Some(key)) => format!("instances[{i}].{key}"),
             (Some(i), None) => format!("instances[{i}]"),
             (None, Some(key)) => key.to_string(),
-            // The document itself (e.g. a list where a mapping belongs).
-            (None, None) => String::new(),
+            // A problem of the whole file has no line of its own.
+            (None, None) => return,
         };
         if let Some((line, column)) = self.nearest(&path) {
             e.line = Some(line);

@@ -123,6 +123,13 @@ impl RunnerConfig {
         let problem = |mut e: ConfigError| {
             e = e.with_file(path);
             positions.place(&mut e);
+            // A problem of the whole document (a list where the settings
+            // mapping belongs) is where the document starts.
+            if e.key.is_none()
+                && let Some((line, column)) = positions.line_of("")
+            {
+                e = e.at(line, Some(column));
+            }
             if e.hint.is_none()
                 && let Some(key) = &e.key
             {
