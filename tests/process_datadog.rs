@@ -344,17 +344,7 @@ fn configure_warnings_reach_configcheck_and_check() {
       warning: [4, 2]
 ",
     );
-    let output = common::runner_command(ws.path())
-        .args([
-            "configcheck",
-            "-v",
-            "--conf-d",
-            "conf.d",
-            "--checks-d",
-            "checks.d",
-        ])
-        .output()
-        .unwrap();
+    let output = ws.runner(&["configcheck", "-v"]);
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{out}\n{}", stderr(&output));
     let warnings = out
@@ -401,16 +391,7 @@ fn an_invalid_python_regex_is_a_configuration_error() {
         "conf.d/process.d/conf.yaml",
         "instances:\n  - {name: bad, search_string: ['(?<=x'], exact_match: false}\n",
     );
-    let output = common::runner_command(ws.path())
-        .args([
-            "configcheck",
-            "--conf-d",
-            "conf.d",
-            "--checks-d",
-            "checks.d",
-        ])
-        .output()
-        .unwrap();
+    let output = ws.runner(&["configcheck"]);
     assert_eq!(output.status.code(), Some(1));
     let out = stdout(&output);
     assert!(
