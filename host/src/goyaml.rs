@@ -11,6 +11,11 @@
 //! floats, and strings in plain, single-quoted, double-quoted or literal
 //! style, wrapped at 80 columns like the emitter does.
 //!
+//! Why our own emitter: the bytes must be go-yaml v2's, and no Rust crate
+//! writes them (serde_yaml and saphyr quote, indent and wrap differently:
+//! `- a` under a key, `'yes'`, `"1.0"` and line wrapping all differ), so
+//! an ID computed from their output would never match the Agent's.
+//!
 //! Known gaps (none reachable from a typical conf.d): keys longer than 128
 //! characters (go-yaml writes them as `? key`), non-string keys (conf.d
 //! loading turns `1:` into the string `"1"`), and Unicode letter/digit

@@ -92,7 +92,8 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     let filter = match args.instance_filter.as_deref().map(InstanceFilter::parse) {
         Some(Err(e)) => {
             eprintln!(
-                "Error: invalid --instance-filter `{}`: {e}",
+                "Error: invalid --instance-filter `{}`: {e} (understood: paths like `.name` \
+                 or `.tags[0]`, JSON literals, == != < <= > >=, and, or, `| not`, parentheses)",
                 args.instance_filter.as_deref().unwrap_or_default()
             );
             return 2;

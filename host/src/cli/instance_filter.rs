@@ -7,6 +7,13 @@
 //! `.a[0]`, `.["odd key"]`, `.`), JSON literals, `==` `!=` `<` `<=` `>`
 //! `>=`, `and`, `or`, `not` (as `expr | not`) and parentheses. A missing
 //! key is `null`, as in jq.
+//!
+//! Why a small parser of our own rather than a jq crate (`jaq`): the
+//! filters people give `--instance-filter` are comparisons of instance
+//! keys; a whole jq interpreter, with its standard library and its own
+//! JSON value type, would be the largest dependency of the CLI for one
+//! debugging flag. A filter outside the subset is refused with a message
+//! that says what is understood.
 
 use serde_json::Value;
 
