@@ -1,5 +1,7 @@
 //! The bundled `process` check against Datadog's `process` integration:
-//! every option of its conf.yaml.example filled in, run on real processes,
+//! every option of its conf.yaml.example filled in (with `.inf`, string
+//! booleans and `metric_patterns` as Datadog users write them), run on
+//! real processes,
 //! with the numbers, tags, statuses and messages Datadog's process.py
 //! sends. Memory is compared with what this test reads from
 //! `/proc/<pid>/statm` itself, as psutil does.
@@ -153,11 +155,11 @@ fn every_datadog_option_gives_datadogs_numbers_tags_and_messages() {
 instances:
   - name: sleepers
     search_string: [{s}]
-    exact_match: true
-    ignore_denied_access: true
+    exact_match: \"yes\"
+    ignore_denied_access: \"true\"
     thresholds:
       warning: [1, 3]
-      critical: [1, 5]
+      critical: [1, .inf]
     collect_children: false
     user: root
     try_sudo: false
@@ -167,9 +169,12 @@ instances:
     service: payments
     min_collection_interval: 15
     empty_default_hostname: false
+    disable_generic_tags: false
   - name: tree
     pid_file: {pid_file}
     collect_children: true
+    metric_patterns:
+      exclude: ['mem\\.(?!rss$)']
   - name: nobody-only
     search_string: [{n}, {s}]
     user: nobody
@@ -245,6 +250,12 @@ instances:
             "PROCS CRITICAL: 0 processes found for missing-pid-file".into()
         )
     );
+    // `metric_patterns` (Python syntax, look-ahead) dropped the tree's
+    // memory metrics but rss.
+    assert!(metric(&report, "system.processes.mem.rss", "tree").is_some());
+    assert_eq!(metric(&report, "system.processes.mem.real", "tree"), None);
+    assert_eq!(metric(&report, "system.processes.mem.vms", "tree"), None);
+    assert!(metric(&report, "system.processes.mem.real", "sleepers").is_some());
     // Nothing but the count for no process.
     assert_eq!(
         metric(&report, "system.processes.mem.rss", "missing-pid-file"),
