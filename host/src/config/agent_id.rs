@@ -71,7 +71,11 @@ pub fn instance_id_with_digest(
 
 /// The Agent's `Config.FastDigest()` for a config from a conf.d file with
 /// these instances and `init_config` (no logs, no AD identifiers).
-pub fn config_digest(check: &str, file_instances: &[Value], init_config: &Value) -> u64 {
+pub fn config_digest<'a>(
+    check: &str,
+    file_instances: impl IntoIterator<Item = &'a Value>,
+    init_config: &Value,
+) -> u64 {
     let mut bytes = check.as_bytes().to_vec();
     for instance in file_instances {
         bytes.extend_from_slice(goyaml::marshal(instance).as_bytes());

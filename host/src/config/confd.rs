@@ -420,8 +420,7 @@ fn parse_into(
             }
         }
     }
-    let written: Vec<Value> = converted.iter().flatten().cloned().collect();
-    let digest = agent_id::config_digest(check, &written, &init_written);
+    let digest = agent_id::config_digest(check, converted.iter().flatten(), &init_written);
     let mut instances = Vec::new();
     for (index, raw) in converted.into_iter().enumerate() {
         let Some(raw) = raw else { continue };

@@ -252,17 +252,18 @@ fn read<T: for<'de> Deserialize<'de>>(
 ) -> Option<T> {
     let mut value = Value::Object(std::mem::take(map));
     let report = validate_options(&mut value, schema, prefix, locate);
+    // Types are right when there are no errors; what is left are the
+    // value rules of the fields (limits), whose messages are our own.
+    let read = report
+        .errors
+        .is_empty()
+        .then(|| serde_path_to_error::deserialize::<_, T>(&value));
     if let Value::Object(validated) = value {
         *map = validated;
     }
     out.warnings.extend(report.warnings);
-    if !report.errors.is_empty() {
-        out.errors.extend(report.errors);
-        return None;
-    }
-    // Types are right; what is left are the value rules of the fields
-    // (limits), whose messages are our own.
-    match serde_path_to_error::deserialize::<_, T>(&Value::Object(map.clone())) {
+    out.errors.extend(report.errors);
+    match read? {
         Ok(options) => Some(options),
         Err(e) => {
             let path = e.path().to_string();
