@@ -27,6 +27,31 @@ use crate::pyregex::PyRegex;
 /// `min_collection_interval` (the Agent's default).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 
+/// Instance keys the runner reads itself, for every check, on top of
+/// whatever the check reads (the Agent's `instances/default` template).
+pub const RESERVED_INSTANCE_KEYS: &[&str] = &[
+    "min_collection_interval",
+    "tags",
+    "service",
+    "name",
+    "namespace",
+    "empty_default_hostname",
+    "disable_generic_tags",
+    "metric_patterns",
+    "limits",
+    "loader",
+    "max_returned_metrics",
+    "enable_legacy_tags_normalization",
+];
+
+/// `init_config` keys the runner reads itself.
+pub const RESERVED_INIT_CONFIG_KEYS: &[&str] = &[
+    "service",
+    "min_collection_interval",
+    "procfs_path",
+    "loader",
+];
+
 /// The shortest interval the runner schedules, as the Agent's scheduler.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 

@@ -13,32 +13,7 @@ use super::limits::Limits;
 use super::suggest::show_value;
 use super::{ConfigFile, InstanceConfig};
 
-pub use super::generic::DEFAULT_INTERVAL;
-
-/// Instance keys the runner reads itself, for every check, on top of
-/// whatever the check reads (the Agent's `instances/default` template).
-pub const RESERVED_INSTANCE_KEYS: &[&str] = &[
-    "min_collection_interval",
-    "tags",
-    "service",
-    "name",
-    "namespace",
-    "empty_default_hostname",
-    "disable_generic_tags",
-    "metric_patterns",
-    "limits",
-    "loader",
-    "max_returned_metrics",
-    "enable_legacy_tags_normalization",
-];
-
-/// `init_config` keys the runner reads itself.
-pub const RESERVED_INIT_CONFIG_KEYS: &[&str] = &[
-    "service",
-    "min_collection_interval",
-    "procfs_path",
-    "loader",
-];
+pub use super::generic::{DEFAULT_INTERVAL, RESERVED_INIT_CONFIG_KEYS, RESERVED_INSTANCE_KEYS};
 
 /// Reads the generic options of `init_config` (already known to be a
 /// mapping; Datadog-style booleans are rewritten in place).

@@ -17,7 +17,8 @@
 //! - `yaml`: YAML → JSON with located errors;
 //! - `positions`: the line of every key, for messages;
 //! - `schema`: a JSON Schema compiled once ([`Schema`]);
-//! - `validate`: checking instances against a plugin's schemas, in plain words;
+//! - `validate`: what a schema validator found, in plain words;
+//! - `check_schemas`: a check's schemas, compiled once, and instances checked against them;
 //! - `secrets`: masking secrets for display;
 //! - `error`: [`ConfigError`].
 
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod agent_id;
+mod check_schemas;
 mod confd;
 mod env_vars;
 mod error;
@@ -47,6 +49,7 @@ mod yaml;
 mod tests;
 
 pub use agent_id::instance_id;
+pub use check_schemas::{CheckSchemas, validate_instance};
 pub use confd::{NO_INSTANCES, load_conf_d};
 pub use error::ConfigError;
 pub use generic::MetricPatterns;
@@ -56,7 +59,7 @@ pub use positions::Positions;
 pub use runner_file::RunnerConfig;
 pub use schema::{Schema, affirmative};
 pub use secrets::{MASK, is_secret_key, mask_secrets};
-pub use validate::{CheckSchemas, SchemaReport, validate_instance};
+pub use validate::SchemaReport;
 
 /// Everything found in a conf.d directory.
 ///
