@@ -120,62 +120,12 @@ fn fnv1_64(chunks: &[&[u8]]) -> u64 {
     hash
 }
 
-/// MurmurHash3 x64 128-bit with seed 0; returns (h1, h2).
+/// MurmurHash3 x64 128-bit with seed 0 (the `murmur3` crate); returns
+/// (h1, h2), the two 64-bit halves: twmb/murmur3's `Sum64` is h1.
 fn murmur3_x64_128(data: &[u8]) -> (u64, u64) {
-    const C1: u64 = 0x87c3_7b91_1142_53d5;
-    const C2: u64 = 0x4cf5_ad43_2745_937f;
-    let (mut h1, mut h2) = (0u64, 0u64);
-    let blocks = data.chunks_exact(16);
-    let tail = blocks.remainder();
-    for block in blocks {
-        let k1 = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
-        let k2 = u64::from_le_bytes(block[8..].try_into().expect("8 bytes"));
-        h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
-        h1 = h1
-            .rotate_left(27)
-            .wrapping_add(h2)
-            .wrapping_mul(5)
-            .wrapping_add(0x52dc_e729);
-        h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
-        h2 = h2
-            .rotate_left(31)
-            .wrapping_add(h1)
-            .wrapping_mul(5)
-            .wrapping_add(0x3849_5ab5);
-    }
-    let (mut k1, mut k2) = (0u64, 0u64);
-    for (i, byte) in tail.iter().enumerate() {
-        if i < 8 {
-            k1 |= u64::from(*byte) << (8 * i);
-        } else {
-            k2 |= u64::from(*byte) << (8 * (i - 8));
-        }
-    }
-    if tail.len() > 8 {
-        h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
-    }
-    if !tail.is_empty() {
-        h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
-    }
-    let len = data.len() as u64;
-    h1 ^= len;
-    h2 ^= len;
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    h1 = fmix64(h1);
-    h2 = fmix64(h2);
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    (h1, h2)
-}
-
-fn fmix64(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^= k >> 33;
-    k
+    let hash = murmur3::murmur3_x64_128(&mut std::io::Cursor::new(data), 0)
+        .expect("hashing an in-memory buffer cannot fail");
+    (hash as u64, (hash >> 64) as u64)
 }
 
 #[cfg(test)]
