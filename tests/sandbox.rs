@@ -85,7 +85,7 @@ fn every_misbehaviour_fails_its_own_run_and_the_good_instance_succeeds() {
     assert_eq!(series(&report, "misbehave.flood").len(), 499);
     assert_eq!(
         error_of(&report, "chatty"),
-        "run wrote more than 8 KiB to stdout/stderr (limits.max_output_kib) and was stopped"
+        "run wrote more than 8 KiB to stdout, stderr and its log (limits.max_output_kib) and was stopped"
     );
     let panicky = error_of(&report, "panicky");
     assert!(
@@ -144,7 +144,7 @@ fn files_that_are_not_check_components_are_refused_with_the_reason() {
         ("core", "is a core WebAssembly module, not a component"),
         (
             "empty",
-            "does not export the check interface of runner:check/plugin@0.1.0",
+            "does not export the check interface of runner:check/plugin@0.2.0",
         ),
     ];
     for (name, expected) in cases {

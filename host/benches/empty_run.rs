@@ -14,12 +14,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use runner::collector::Collector;
-use runner::sandbox::Sandbox;
 
 fn empty_run(c: &mut Criterion) {
     let scratch = tempfile::tempdir().unwrap();
     let rt = common::runtime();
-    let sandbox = Sandbox::new(None).unwrap();
+    let sandbox = common::sandbox(None, true);
     let plugin = common::load(&rt, &sandbox, &common::misbehave_file(scratch.path()));
     let configs = common::instances(
         scratch.path(),

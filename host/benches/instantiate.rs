@@ -30,8 +30,7 @@ fn prepare_bench(
     config: &InstanceConfig,
     snapshots: &Arc<SnapshotService>,
 ) {
-    let spec = common::spec(config);
-    let context = common::context(config, snapshots);
+    let spec = common::spec(config, snapshots);
     // Set-up check (not timed): the instance configures.
     drop(common::prepared(rt, plugin, config, snapshots));
     group.bench_function(name, |b| {
@@ -39,8 +38,7 @@ fn prepare_bench(
             rt.block_on(async {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let mut instance =
-                        CheckInstance::new(Arc::clone(plugin), spec.clone(), context.clone());
+                    let mut instance = CheckInstance::new(Arc::clone(plugin), spec.clone());
                     let start = Instant::now();
                     let prepared = instance.prepare().await;
                     total += start.elapsed();
@@ -60,9 +58,11 @@ fn instantiate(c: &mut Criterion) {
     let misbehave = common::misbehave_file(scratch.path());
     let process = common::process_file();
 
-    let sandbox = Sandbox::new(None).unwrap();
+    let sandbox = common::sandbox(None, true);
+    let on_demand = common::sandbox(None, false);
     let idle_plugin = common::load(&rt, &sandbox, &misbehave);
     let process_plugin = common::load(&rt, &sandbox, &process);
+    let idle_on_demand = common::load(&rt, &on_demand, &misbehave);
     let idle = common::instances(
         scratch.path(),
         "misbehave",
@@ -89,6 +89,14 @@ fn instantiate(c: &mut Criterion) {
     );
     prepare_bench(
         &mut group,
+        "idle/prepare_on_demand",
+        &rt,
+        &idle_on_demand,
+        &idle[0],
+        &snapshots,
+    );
+    prepare_bench(
+        &mut group,
         "process/prepare",
         &rt,
         &process_plugin,
@@ -106,7 +114,7 @@ fn instantiate(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(5));
     let cache_dir = scratch.path().join("cache");
-    let cached = Sandbox::new(Some(cache_dir.clone())).unwrap();
+    let cached = common::sandbox(Some(cache_dir.clone()), true);
     for file in [&misbehave, &process] {
         load_benches(&mut group, &rt, &sandbox, &cached, file);
     }

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use runner::collector::Collector;
-use runner::sandbox::Sandbox;
 use runner::snapshot::{ProcessQuery, ProcessSnapshot};
 
 /// Realistic instances: everything (worst case), one exact name, and a
@@ -75,7 +74,7 @@ fn process_run(c: &mut Criterion) {
     });
     group.finish();
 
-    let sandbox = Sandbox::new(None).unwrap();
+    let sandbox = common::sandbox(None, true);
     let plugin = common::load(&rt, &sandbox, &common::process_file());
     let configs = common::instances(scratch.path(), "process", INSTANCES);
     let snapshots = common::fresh_snapshots();

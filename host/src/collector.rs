@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::aggregator::{Aggregator, MetricType, Sample, Series};
 use crate::config::{InstanceConfig, MetricPatterns};
 use crate::sandbox::RunOutcome;
-use crate::sandbox::host_api::{self as wit, AlertType, EventPriority, Status};
+use crate::sandbox::submissions::MetricKind;
 
 /// A service check as Datadog's `check` command prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,7 +156,7 @@ impl Collector {
                 check: sc.name.clone(),
                 host_name: self.host(&sc.hostname).unwrap_or_default(),
                 timestamp: timestamp as i64,
-                status: status_code(sc.status),
+                status: sc.status.code(),
                 message: sc.message.clone(),
                 tags: sorted(self.tags(&sc.tags)),
             })
@@ -168,17 +168,9 @@ impl Collector {
                 title: event.title.clone(),
                 text: event.text.clone(),
                 timestamp: event.timestamp.unwrap_or(timestamp as i64),
-                priority: match event.priority {
-                    EventPriority::Normal => "normal",
-                    EventPriority::Low => "low",
-                },
+                priority: event.priority.as_str(),
                 host: self.host(&event.hostname).unwrap_or_default(),
-                alert_type: match event.alert_type {
-                    AlertType::Info => "info",
-                    AlertType::Warning => "warning",
-                    AlertType::Error => "error",
-                    AlertType::Success => "success",
-                },
+                alert_type: event.alert_type.as_str(),
                 tags: sorted(self.tags(&event.tags)),
                 aggregation_key: event.aggregation_key.clone(),
             })
@@ -241,22 +233,13 @@ fn sorted(mut tags: Vec<String>) -> Vec<String> {
     tags
 }
 
-fn metric_type(kind: wit::MetricType) -> MetricType {
+fn metric_type(kind: MetricKind) -> MetricType {
     match kind {
-        wit::MetricType::Gauge => MetricType::Gauge,
-        wit::MetricType::Count => MetricType::Count,
-        wit::MetricType::MonotonicCount => MetricType::MonotonicCount,
-        wit::MetricType::Rate => MetricType::Rate,
-        wit::MetricType::Histogram => MetricType::Histogram,
-    }
-}
-
-fn status_code(status: Status) -> u8 {
-    match status {
-        Status::Ok => 0,
-        Status::Warning => 1,
-        Status::Critical => 2,
-        Status::Unknown => 3,
+        MetricKind::Gauge => MetricType::Gauge,
+        MetricKind::Count => MetricType::Count,
+        MetricKind::MonotonicCount => MetricType::MonotonicCount,
+        MetricKind::Rate => MetricType::Rate,
+        MetricKind::Histogram => MetricType::Histogram,
     }
 }
 

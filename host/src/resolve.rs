@@ -9,10 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::catalog::Catalog;
+use crate::catalog::{PluginFile, PluginSource};
 use crate::config::{
     self, CheckSchemas, ConfigError, ConfigFile, InstanceConfig, LoadedConfigs, RunnerConfig,
 };
-use crate::sandbox::{CheckInstance, HostContext, InstanceSpec, LoadedPlugin, Sandbox};
+use crate::sandbox::{
+    self, CheckInstance, InstanceSpec, LoadedPlugin, PluginBytes, ProcessGrants, Sandbox, Sizing,
+};
 use crate::snapshot::SnapshotService;
 
 /// Instances running within this long of each other share one /proc
@@ -43,6 +46,8 @@ pub struct ResolvedInstance {
     pub errors: Vec<ConfigError>,
     /// Unknown keys and other things that do not stop it.
     pub warnings: Vec<ConfigError>,
+    /// What its configuration lets the check see of the host.
+    pub grants: ProcessGrants,
 }
 
 /// The outcome of resolution.
@@ -75,7 +80,7 @@ impl Environment {
         let hostname = runner.hostname.clone().unwrap_or_default();
         let configs = config::load(&runner, &env);
         let catalog = Catalog::discover(&runner.checks_d);
-        let sandbox = Sandbox::new(runner.cache_dir.clone()).map_err(|e| {
+        let sandbox = Sandbox::new(runner.cache_dir.clone(), sizing(&configs)).map_err(|e| {
             Box::new(ConfigError::new(format!(
                 "cannot start the WebAssembly engine: {e:#}"
             )))
@@ -146,8 +151,8 @@ impl Environment {
             }
             let loaded = match self.catalog.get(&file.check) {
                 None => Err(self.catalog.not_found(&file.check, &self.runner.checks_d)),
-                Some(plugin_file) => match self.sandbox.load_plugin(plugin_file).await {
-                    Err(e) => Err(e.to_string()),
+                Some(plugin_file) => match self.sandbox.load_plugin(bytes_of(plugin_file)).await {
+                    Err(e) => Err(plugin_error(plugin_file, &e.to_string())),
                     Ok(plugin) => CheckSchemas::parse(
                         &plugin.info.instance_schema,
                         &plugin.info.init_config_schema,
@@ -176,9 +181,11 @@ impl Environment {
                     plugin: plugin.as_ref().ok().map(|(p, _)| p.clone()),
                     errors: Vec::new(),
                     warnings: Vec::new(),
+                    grants: ProcessGrants::default(),
                 };
                 match plugin {
-                    Ok((_, schemas)) => {
+                    Ok((plugin, schemas)) => {
+                        resolved.grants = grants(config, &plugin.info.file_keys);
                         // Validation may rewrite Datadog-style booleans in
                         // the copy the check receives.
                         let mut report = config::validate_instance(&mut resolved.config, schemas);
@@ -211,17 +218,29 @@ impl Environment {
 
     /// Instantiate and configure every valid instance, so errors only the
     /// check itself can see (mutually exclusive options, a bad regex) are
-    /// configuration errors too. Those instances get the error added and
-    /// are left out; the others come back ready to run, with what the check
-    /// warned about while configuring added to their warnings.
+    /// configuration errors too. Instances are configured concurrently,
+    /// each within its own limits, so a slow one delays nobody. Those that
+    /// fail get the error added and are left out; the others come back
+    /// ready to run, with what the check warned about while configuring
+    /// added to their warnings.
     pub async fn prepare(&self, resolution: &mut Resolution) -> Vec<(usize, CheckInstance)> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, resolved) in resolution.instances.iter().enumerate() {
+            if let Some(mut instance) = self.instantiate(resolved) {
+                tasks.spawn(async move {
+                    let result = instance.prepare().await;
+                    (index, instance, result)
+                });
+            }
+        }
         let mut ready = Vec::new();
         let files = &resolution.files;
-        for (index, resolved) in resolution.instances.iter_mut().enumerate() {
-            let Some(mut instance) = self.instantiate(resolved) else {
-                continue;
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((index, instance, result)) = joined else {
+                continue; // a panicking task is a bug, reported by tokio
             };
-            match instance.prepare().await {
+            let resolved = &mut resolution.instances[index];
+            match result {
                 Ok(()) => {
                     // What the check warned about while configuring (e.g.
                     // a deprecated option) is a warning of this instance.
@@ -243,6 +262,8 @@ impl Environment {
                 }
             }
         }
+        // Reports list instances in file order, whatever finished first.
+        ready.sort_by_key(|(index, _)| *index);
         ready
     }
 
@@ -257,14 +278,74 @@ impl Environment {
             id: config.id.clone(),
             init_config: config.init_config.clone(),
             instance: config.instance.clone(),
-            limits: config.limits,
-        };
-        let context = HostContext {
-            instance_id: config.id.as_str().into(),
+            limits: sandbox_limits(&config.limits),
+            grants: resolved.grants.clone(),
             hostname: self.hostname.as_str().into(),
             snapshots: self.snapshots_for(config),
         };
-        Some(CheckInstance::new(plugin, spec, context))
+        Some(CheckInstance::new(plugin, spec))
+    }
+}
+
+/// The engine sized for every configured instance and the largest memory
+/// cap among them (at least what a plugin's `info` call gets).
+fn sizing(configs: &LoadedConfigs) -> Sizing {
+    let mut sizing = Sizing {
+        instances: 0,
+        max_memory_bytes: sandbox::plugin::INFO_MEMORY,
+        pooling: true,
+    };
+    for instance in configs.instances() {
+        sizing.instances += 1;
+        sizing.max_memory_bytes = sizing.max_memory_bytes.max(instance.limits.memory_bytes());
+    }
+    sizing
+}
+
+/// The sandbox's budget for an instance's configured limits.
+pub fn sandbox_limits(limits: &config::Limits) -> sandbox::Limits {
+    sandbox::Limits {
+        timeout: limits.timeout_duration(),
+        memory_bytes: limits.memory_bytes(),
+        max_metrics: limits.max_metrics,
+        max_service_checks: limits.max_service_checks,
+        max_events: limits.max_events,
+        max_metadata: limits.max_metadata,
+        max_submission_bytes: limits.max_submission_kib.saturating_mul(1024),
+        max_output_bytes: limits.max_output_kib.saturating_mul(1024),
+    }
+}
+
+/// What an instance's configuration grants its check: the files named by
+/// the check's declared file keys, and raw command lines when asked for.
+fn grants(config: &InstanceConfig, file_keys: &[String]) -> ProcessGrants {
+    let pid_files = file_keys
+        .iter()
+        .filter_map(|key| config.instance.get(key)?.as_str())
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    ProcessGrants {
+        pid_files,
+        raw_command_lines: config.raw_command_lines,
+    }
+}
+
+/// A catalog entry as the sandbox loads it.
+fn bytes_of(file: &PluginFile) -> PluginBytes<'_> {
+    PluginBytes {
+        name: &file.name,
+        origin: file.source.to_string(),
+        bytes: &file.bytes,
+        sha256: &file.sha256,
+    }
+}
+
+/// A plugin's load error, named after where the plugin comes from.
+fn plugin_error(file: &PluginFile, message: &str) -> String {
+    match &file.source {
+        PluginSource::Bundled => format!("bundled check `{}`: {message}", file.name),
+        PluginSource::File(path) => format!("{}: {message}", path.display()),
     }
 }
 

@@ -1,11 +1,13 @@
 //! What a check uses during `run`: submission helpers that batch across
 //! the sandbox boundary, logging, metadata and the process query.
 
-use crate::Error;
-use crate::bindings::runner::check::host;
-use crate::bindings::runner::check::types::{
-    AlertType, Event, EventPriority, LogLevel, Metric, MetricType, ProcessQuery, ProcessSnapshot,
-    ServiceCheck, Status,
+use std::fmt;
+
+use crate::bindings::runner::check::log::Level as LogLevel;
+use crate::bindings::runner::check::metrics::{self, Metric, MetricType};
+use crate::bindings::runner::check::processes::{self, ProcessQuery, ProcessSnapshot};
+use crate::bindings::runner::check::reporting::{
+    self, AlertType, Event, EventPriority, ServiceCheck, Status,
 };
 
 /// Metrics are handed to the runner in batches of this size (and at the
@@ -15,7 +17,57 @@ use crate::bindings::runner::check::types::{
 const METRIC_BATCH: usize = 1000;
 
 /// Log levels for [`Context::log`].
-pub use crate::bindings::runner::check::types::LogLevel as Level;
+pub use crate::bindings::runner::check::log::Level;
+
+/// Why [`Context::processes`] returned no snapshot. Each case carries the
+/// runner's message, which is also its `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryError {
+    /// An invalid regular expression, or more or longer patterns than the
+    /// runner accepts.
+    InvalidQuery(String),
+    /// The pid file is not among the paths the instance's configuration
+    /// names under [`Check::FILE_KEYS`](crate::Check::FILE_KEYS).
+    PidFileNotGranted(String),
+    /// The granted pid file is missing, not a regular file, or unreadable.
+    PidFileUnreadable(String),
+    /// The granted pid file does not start with a pid.
+    PidFileWithoutPid(String),
+    /// The runner could not read its process list.
+    SnapshotUnavailable(String),
+}
+
+impl QueryError {
+    /// The runner's message.
+    pub fn message(&self) -> &str {
+        match self {
+            QueryError::InvalidQuery(m)
+            | QueryError::PidFileNotGranted(m)
+            | QueryError::PidFileUnreadable(m)
+            | QueryError::PidFileWithoutPid(m)
+            | QueryError::SnapshotUnavailable(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl From<processes::QueryError> for QueryError {
+    fn from(error: processes::QueryError) -> Self {
+        use processes::QueryError as E;
+        match error {
+            E::InvalidQuery(m) => QueryError::InvalidQuery(m),
+            E::PidFileNotGranted(m) => QueryError::PidFileNotGranted(m),
+            E::PidFileUnreadable(m) => QueryError::PidFileUnreadable(m),
+            E::PidFileWithoutPid(m) => QueryError::PidFileWithoutPid(m),
+            E::SnapshotUnavailable(m) => QueryError::SnapshotUnavailable(m),
+        }
+    }
+}
 
 /// The handle a check submits through. Submissions are buffered and sent
 /// in batches; the SDK flushes whatever is left when `run` returns, even
@@ -65,7 +117,7 @@ impl Context {
     pub fn submit(&mut self, metric: Metric) {
         self.metrics.push(metric);
         if self.metrics.len() >= METRIC_BATCH {
-            host::submit_metrics(&std::mem::take(&mut self.metrics));
+            metrics::submit_metrics(&std::mem::take(&mut self.metrics));
         }
     }
 
@@ -146,28 +198,29 @@ impl Context {
 
     /// The hostname the runner reports samples under.
     pub fn hostname(&self) -> String {
-        host::hostname()
+        metrics::hostname()
     }
 
     /// Ask the runner for the processes matching `query`. Filtering happens
-    /// on the host; all instances of a tick share one /proc snapshot.
-    pub fn processes(&self, query: &ProcessQuery) -> Result<ProcessSnapshot, Error> {
-        host::query_processes(query).map_err(Error)
+    /// on the host, within the run's time limit; all instances of a tick
+    /// share one /proc snapshot.
+    pub fn processes(&self, query: &ProcessQuery) -> Result<ProcessSnapshot, QueryError> {
+        processes::query_processes(query).map_err(QueryError::from)
     }
 
     /// Hand everything buffered to the runner: one call per kind.
     pub(crate) fn flush(&mut self) {
         if !self.metrics.is_empty() {
-            host::submit_metrics(&std::mem::take(&mut self.metrics));
+            metrics::submit_metrics(&std::mem::take(&mut self.metrics));
         }
         if !self.service_checks.is_empty() {
-            host::submit_service_checks(&std::mem::take(&mut self.service_checks));
+            reporting::submit_service_checks(&std::mem::take(&mut self.service_checks));
         }
         if !self.events.is_empty() {
-            host::submit_events(&std::mem::take(&mut self.events));
+            reporting::submit_events(&std::mem::take(&mut self.events));
         }
         if !self.metadata.is_empty() {
-            host::set_metadata(&std::mem::take(&mut self.metadata));
+            reporting::set_metadata(&std::mem::take(&mut self.metadata));
         }
     }
 }

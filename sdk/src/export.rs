@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 
-use crate::bindings::runner::check::types::CheckInfo;
+use crate::CheckInfo;
 use crate::{Check, Context, Error};
 
 thread_local! {
@@ -22,6 +22,7 @@ pub fn info<C: Check>() -> CheckInfo {
         instance_schema: schemars::schema_for!(C::Config).to_value().to_string(),
         init_config_schema: init_schema.to_value().to_string(),
         endpoint_keys: C::ENDPOINT_KEYS.iter().map(|k| k.to_string()).collect(),
+        file_keys: C::FILE_KEYS.iter().map(|k| k.to_string()).collect(),
     }
 }
 

@@ -56,25 +56,26 @@
 //! `target/wasm32-wasip2/release/<crate>.wasm` to `checks.d/hello.wasm`.
 //!
 //! Checks run in a sandbox: no filesystem, no environment, no network, a
-//! wall-time limit, a memory cap and caps on the samples and output of one
-//! run. What a check needs from the machine (processes) it
-//! asks the runner for with [`Context::processes`].
+//! wall-time limit, a memory cap and caps on what one run may submit and
+//! write. What a check needs from the machine (processes) it asks the
+//! runner for with [`Context::processes`]; command lines come scrubbed
+//! unless the instance sets `raw_command_lines: true`.
 
 pub mod bindings;
 mod context;
 mod export;
 mod version;
 
-pub use context::{Context, Level};
+pub use context::{Context, Level, QueryError};
 pub use schemars;
 pub use serde_json;
 
 use serde::de::DeserializeOwned;
 
-pub use bindings::runner::check::types::{
-    AlertType, CheckInfo, Event, EventPriority, IoCounters, Metric, MetricType, Process,
-    ProcessQuery, ProcessSnapshot, Status,
-};
+pub use bindings::exports::runner::check::check::CheckInfo;
+pub use bindings::runner::check::metrics::{Metric, MetricType};
+pub use bindings::runner::check::processes::{IoCounters, Process, ProcessQuery, ProcessSnapshot};
+pub use bindings::runner::check::reporting::{AlertType, Event, EventPriority, Status};
 
 /// A monitoring check. One value of the implementing type exists per
 /// configured instance and lives as long as that instance: state kept in
@@ -99,6 +100,11 @@ pub trait Check: Sized + 'static {
     /// connect to, so the runner can grant network access to exactly
     /// those (checks have no network access in this version).
     const ENDPOINT_KEYS: &'static [&'static str] = &[];
+    /// Config keys whose values name files the check asks the runner to
+    /// read (e.g. `pid_file` for [`ProcessQuery::pid_file`]): an instance
+    /// may have exactly the paths its configuration gives under these
+    /// keys read, and no other.
+    const FILE_KEYS: &'static [&'static str] = &[];
 
     /// Build an instance from its configuration. An error is shown to the
     /// user as a configuration error of this instance.
@@ -113,7 +119,7 @@ pub trait Check: Sized + 'static {
 /// Warnings (and errors) logged during [`Check::configure`] are reported
 /// as configuration warnings of the instance by `runner configcheck`.
 pub fn log(level: Level, message: &str) {
-    bindings::runner::check::host::log(level, message);
+    bindings::runner::check::log::log(level, message);
 }
 
 /// `init_config` for checks that take none: an empty mapping. Keys in it

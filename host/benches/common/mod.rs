@@ -14,7 +14,10 @@ use criterion::measurement::WallTime;
 use runner::catalog::{Catalog, PluginFile};
 use runner::collector::Collector;
 use runner::config::{InstanceConfig, load_conf_d};
-use runner::sandbox::{CheckInstance, HostContext, InstanceSpec, LoadedPlugin, Sandbox};
+use runner::resolve::sandbox_limits;
+use runner::sandbox::{
+    CheckInstance, InstanceSpec, LoadedPlugin, PluginBytes, ProcessGrants, Sandbox, Sizing,
+};
 use runner::snapshot::SnapshotService;
 
 /// The hostname the benchmark instances are told about.
@@ -57,7 +60,13 @@ pub fn load(
     sandbox: &Sandbox,
     file: &PluginFile,
 ) -> Arc<LoadedPlugin> {
-    rt.block_on(sandbox.load_plugin(file))
+    let bytes = PluginBytes {
+        name: &file.name,
+        origin: file.source.to_string(),
+        bytes: &file.bytes,
+        sha256: &file.sha256,
+    };
+    rt.block_on(sandbox.load_plugin(bytes))
         .unwrap_or_else(|e| panic!("loading {}: {e}", file.name))
 }
 
@@ -77,21 +86,29 @@ pub fn instances(scratch: &Path, check: &str, yaml: &str) -> Vec<InstanceConfig>
 }
 
 /// What `CheckInstance::new` needs for a conf.d instance.
-pub fn spec(config: &InstanceConfig) -> InstanceSpec {
+pub fn spec(config: &InstanceConfig, snapshots: &Arc<SnapshotService>) -> InstanceSpec {
     InstanceSpec {
         id: config.id.clone(),
         init_config: config.init_config.clone(),
         instance: config.instance.clone(),
-        limits: config.limits,
-    }
-}
-
-pub fn context(config: &InstanceConfig, snapshots: &Arc<SnapshotService>) -> HostContext {
-    HostContext {
-        instance_id: config.id.as_str().into(),
+        limits: sandbox_limits(&config.limits),
+        grants: ProcessGrants::default(),
         hostname: HOSTNAME.into(),
         snapshots: Arc::clone(snapshots),
     }
+}
+
+/// A sandbox as the runner builds it (pooling allocator), or with
+/// on-demand allocation for comparison.
+pub fn sandbox(cache_dir: Option<PathBuf>, pooling: bool) -> Sandbox {
+    Sandbox::new(
+        cache_dir,
+        Sizing {
+            pooling,
+            ..Sizing::default()
+        },
+    )
+    .unwrap()
 }
 
 /// A snapshot service whose snapshot never goes stale during a benchmark.
@@ -106,8 +123,7 @@ pub fn prepared(
     config: &InstanceConfig,
     snapshots: &Arc<SnapshotService>,
 ) -> CheckInstance {
-    let mut instance =
-        CheckInstance::new(Arc::clone(plugin), spec(config), context(config, snapshots));
+    let mut instance = CheckInstance::new(Arc::clone(plugin), spec(config, snapshots));
     rt.block_on(instance.prepare())
         .unwrap_or_else(|e| panic!("preparing {}: {e}", config.id));
     instance

@@ -304,7 +304,7 @@ fn to_json(run: InstanceRun) -> InstanceJson {
             events: run.events.iter().map(EventJson::from).collect(),
         },
         sandbox: SandboxJson {
-            plugin: run.instance.plugin().source.to_string(),
+            plugin: run.instance.plugin().origin.to_string(),
             output: run.output,
         },
         runner: run.stats,
@@ -404,7 +404,7 @@ fn render_tables(runs: &[InstanceRun], times: u32) -> String {
             "ERROR"
         };
         writeln!(out, "\n=== Instance {} [{state}] ===", stats.check_id).unwrap();
-        writeln!(out, "  Plugin: {}", run.instance.plugin().source).unwrap();
+        writeln!(out, "  Plugin: {}", run.instance.plugin().origin).unwrap();
         writeln!(
             out,
             "  Total runs: {} ({} failed)",

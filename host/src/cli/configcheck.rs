@@ -145,7 +145,7 @@ fn verbose_details(resolved: &ResolvedInstance) -> String {
         Some(plugin) => writeln!(
             out,
             "Plugin: {} ({} {}, sha256:{})",
-            plugin.source, plugin.info.name, plugin.info.version, plugin.sha256
+            plugin.origin, plugin.info.name, plugin.info.version, plugin.sha256
         )
         .unwrap(),
         None => out.push_str("Plugin: none (see Configuration errors)\n"),

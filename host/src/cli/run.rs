@@ -25,23 +25,26 @@ pub struct RunArgs {
 
 /// Run the verb; returns the process exit code.
 pub async fn execute(env: &Environment, args: &RunArgs) -> i32 {
-    let mut resolution = env.resolve(None).await;
-    let ready = env.prepare(&mut resolution).await;
+    let resolution = env.resolve(None).await;
     for error in &resolution.errors {
         tracing::error!("configuration error, instance skipped: {error}");
     }
     for warning in &resolution.warnings {
         tracing::warn!("{warning}");
     }
-    let instances: Vec<Scheduled> = ready
-        .into_iter()
-        .map(|(index, instance)| {
-            let config = &resolution.instances[index].config;
-            Scheduled {
+    // Each instance is configured by its own first run, concurrently; one
+    // whose `configure` fails is retried with back-off by the scheduler.
+    let instances: Vec<Scheduled> = resolution
+        .instances
+        .iter()
+        .filter_map(|resolved| {
+            let instance = env.instantiate(resolved)?;
+            let config = &resolved.config;
+            Some(Scheduled {
                 instance,
                 collector: Collector::new(config, &env.hostname, &env.runner.tags),
                 config: config.clone(),
-            }
+            })
         })
         .collect();
     if instances.is_empty() {

@@ -81,6 +81,7 @@ mod tests {
             name: None,
             empty_default_hostname: false,
             disable_generic_tags: false,
+            raw_command_lines: false,
             metric_patterns: Default::default(),
             procfs_path: None,
             limits_override: Default::default(),

@@ -39,6 +39,7 @@ pub const RESERVED_INSTANCE_KEYS: &[&str] = &[
     "disable_generic_tags",
     "metric_patterns",
     "limits",
+    "raw_command_lines",
     "loader",
     "max_returned_metrics",
     "enable_legacy_tags_normalization",
@@ -84,6 +85,10 @@ pub(crate) struct InstanceOptions {
     pub metric_patterns: Option<MetricPatternsConfig>,
     /// The instance's sandbox budget, over runner.yaml's `limits`.
     pub limits: Option<LimitsOverride>,
+    /// Grant the check the processes' command lines as they are. By
+    /// default they are scrubbed with the Datadog Agent's sensitive words
+    /// (`--password=********`) before the check sees or matches them.
+    pub raw_command_lines: Option<bool>,
     /// Datadog: which loader runs the check (`core`, `python`, ...). No
     /// effect: the runner has one loader.
     pub loader: Option<String>,
@@ -173,6 +178,7 @@ pub(crate) struct Generic {
     pub disable_generic_tags: bool,
     pub metric_patterns: MetricPatterns,
     pub limits: LimitsOverride,
+    pub raw_command_lines: bool,
 }
 
 /// The resolved init_config options.
@@ -264,6 +270,7 @@ pub(crate) fn read_instance(
         disable_generic_tags: options.disable_generic_tags.unwrap_or(false),
         metric_patterns,
         limits: options.limits.unwrap_or_default(),
+        raw_command_lines: options.raw_command_lines.unwrap_or(false),
     })
 }
 

@@ -69,6 +69,7 @@ pub(crate) fn build_instance(
         name: generic.name,
         empty_default_hostname: generic.empty_default_hostname,
         disable_generic_tags: generic.disable_generic_tags,
+        raw_command_lines: generic.raw_command_lines,
         metric_patterns: generic.metric_patterns,
         procfs_path: init.procfs_path.clone().map(PathBuf::from),
         limits_override: generic.limits,
@@ -194,6 +195,7 @@ mod tests {
             memory_mib: 8,
             max_metrics: 5,
             max_output_kib: 1,
+            ..Limits::default()
         };
         inst.apply_limits(defaults);
         assert_eq!(

@@ -12,29 +12,50 @@ use serde::{Deserialize, Serialize};
 /// Resource limits applied to every run of a check instance.
 ///
 /// Set defaults for all instances under `limits:` in runner.yaml (or with
-/// `RUNNER_TIMEOUT`, `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`,
-/// `RUNNER_MAX_OUTPUT_KIB`); override them per instance with a `limits:` map
-/// in the instance. A check that exceeds a limit is stopped (time, memory)
-/// or cut off (metrics, output) without affecting any other check.
+/// `RUNNER_<KEY>` environment variables, e.g. `RUNNER_TIMEOUT`,
+/// `RUNNER_MAX_SUBMISSION_KIB`); override them per instance with a
+/// `limits:` map in the instance. A check that exceeds a limit is stopped,
+/// its run fails with an error naming the setting, and no other check is
+/// affected.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Wall-clock seconds one run may take before it is interrupted
-    /// (fractions allowed, e.g. `0.5`). Must be > 0. Default: 10.
+    /// Wall-clock seconds one run (or `configure`) may take before it is
+    /// interrupted, host work done for the check included (fractions
+    /// allowed, e.g. `0.5`). Must be > 0. Default: 10.
     #[serde(deserialize_with = "de_timeout")]
     pub timeout: f64,
-    /// Linear memory cap per instance, in MiB. Must be >= 1. Default: 64.
+    /// Memory cap per instance, in MiB: all of its linear memories and
+    /// tables together, plus what the runner holds for its current run.
+    /// Must be >= 1. Default: 64.
     #[serde(deserialize_with = "de_count_u64")]
     pub memory_mib: u64,
-    /// Metric samples one run may submit. A run that submits more is
-    /// stopped and fails (the samples up to the limit are kept) and the
-    /// instance is rebuilt. Must be >= 1. Default: 10000.
+    /// Metric samples one run may submit. Must be >= 1. Default: 10000.
     #[serde(deserialize_with = "de_count_usize")]
     pub max_metrics: usize,
-    /// Captured stdout + stderr per run, in KiB; the rest is discarded.
+    /// Service checks one run may submit. Must be >= 1. Default: 1000.
+    #[serde(deserialize_with = "de_count_usize")]
+    pub max_service_checks: usize,
+    /// Events one run may submit. Must be >= 1. Default: 100.
+    #[serde(deserialize_with = "de_count_usize")]
+    pub max_events: usize,
+    /// Metadata entries one run may set. Must be >= 1. Default: 100.
+    #[serde(deserialize_with = "de_count_usize")]
+    pub max_metadata: usize,
+    /// KiB of metrics, service checks, events and metadata (names, tags,
+    /// messages, texts) one run may submit, all kinds together. Must be
+    /// >= 1. Default: 4096.
+    #[serde(deserialize_with = "de_count_usize")]
+    pub max_submission_kib: usize,
+    /// KiB a run may write to stdout, stderr and its log together.
     /// Must be >= 1. Default: 64.
     #[serde(deserialize_with = "de_count_usize")]
     pub max_output_kib: usize,
+    /// Metric contexts (name + tags + hostname) an instance may keep
+    /// alive; samples of new series beyond it are dropped and the run
+    /// fails. Idle series expire. Must be >= 1. Default: 10000.
+    #[serde(deserialize_with = "de_count_usize")]
+    pub max_contexts: usize,
 }
 
 impl Default for Limits {
@@ -43,13 +64,28 @@ impl Default for Limits {
             timeout: 10.0,
             memory_mib: 64,
             max_metrics: 10_000,
+            max_service_checks: 1_000,
+            max_events: 100,
+            max_metadata: 100,
+            max_submission_kib: 4096,
             max_output_kib: 64,
+            max_contexts: 10_000,
         }
     }
 }
 
 /// The keys of a `limits:` map, in documentation order.
-pub const LIMIT_KEYS: &[&str] = &["timeout", "memory_mib", "max_metrics", "max_output_kib"];
+pub const LIMIT_KEYS: &[&str] = &[
+    "timeout",
+    "memory_mib",
+    "max_metrics",
+    "max_service_checks",
+    "max_events",
+    "max_metadata",
+    "max_submission_kib",
+    "max_output_kib",
+    "max_contexts",
+];
 
 /// What a timeout must be, as error messages word it.
 pub(crate) const TIMEOUT_EXPECTED: &str = "a number of seconds > 0";
@@ -63,23 +99,38 @@ impl Limits {
         Duration::try_from_secs_f64(self.timeout.max(0.0)).unwrap_or(Duration::MAX)
     }
 
-    /// The memory cap in bytes, as the sandbox's resource limiter wants it.
+    /// The memory cap in bytes.
     pub fn memory_bytes(&self) -> u64 {
         self.memory_mib.saturating_mul(1024 * 1024)
     }
 
-    /// The output cap in bytes, as the output capture wants it.
-    pub fn max_output_bytes(&self) -> usize {
-        self.max_output_kib.saturating_mul(1024)
+    /// The whole-number limit named `key` (every key but `timeout`).
+    pub fn count_mut(&mut self, key: &str) -> Option<&mut usize> {
+        Some(match key {
+            "max_metrics" => &mut self.max_metrics,
+            "max_service_checks" => &mut self.max_service_checks,
+            "max_events" => &mut self.max_events,
+            "max_metadata" => &mut self.max_metadata,
+            "max_submission_kib" => &mut self.max_submission_kib,
+            "max_output_kib" => &mut self.max_output_kib,
+            "max_contexts" => &mut self.max_contexts,
+            _ => return None,
+        })
     }
 
     /// `self` with the limits `over` sets replaced.
     pub fn with(&self, over: &LimitsOverride) -> Limits {
+        let count = |o: Option<u64>, d: usize| o.map_or(d, to_usize);
         Limits {
             timeout: over.timeout.unwrap_or(self.timeout),
             memory_mib: over.memory_mib.unwrap_or(self.memory_mib),
-            max_metrics: over.max_metrics.map_or(self.max_metrics, to_usize),
-            max_output_kib: over.max_output_kib.map_or(self.max_output_kib, to_usize),
+            max_metrics: count(over.max_metrics, self.max_metrics),
+            max_service_checks: count(over.max_service_checks, self.max_service_checks),
+            max_events: count(over.max_events, self.max_events),
+            max_metadata: count(over.max_metadata, self.max_metadata),
+            max_submission_kib: count(over.max_submission_kib, self.max_submission_kib),
+            max_output_kib: count(over.max_output_kib, self.max_output_kib),
+            max_contexts: count(over.max_contexts, self.max_contexts),
         }
     }
 }
@@ -95,7 +146,7 @@ pub struct LimitsOverride {
     #[serde(deserialize_with = "de_opt_timeout")]
     #[schemars(extend("examples" = [30]))]
     pub timeout: Option<f64>,
-    /// Linear memory cap, MiB (>= 1).
+    /// Memory cap: memories, tables and the run's submissions, MiB (>= 1).
     #[serde(deserialize_with = "de_opt_count")]
     #[schemars(extend("examples" = [128]))]
     pub memory_mib: Option<u64>,
@@ -103,10 +154,30 @@ pub struct LimitsOverride {
     #[serde(deserialize_with = "de_opt_count")]
     #[schemars(extend("examples" = [20000]))]
     pub max_metrics: Option<u64>,
-    /// Captured stdout + stderr per run, KiB (>= 1).
+    /// Service checks per run (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [2000]))]
+    pub max_service_checks: Option<u64>,
+    /// Events per run (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [500]))]
+    pub max_events: Option<u64>,
+    /// Metadata entries per run (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [200]))]
+    pub max_metadata: Option<u64>,
+    /// Submitted KiB per run, all kinds together (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [8192]))]
+    pub max_submission_kib: Option<u64>,
+    /// stdout + stderr + log KiB per run (>= 1).
     #[serde(deserialize_with = "de_opt_count")]
     #[schemars(extend("examples" = [256]))]
     pub max_output_kib: Option<u64>,
+    /// Live metric contexts (>= 1).
+    #[serde(deserialize_with = "de_opt_count")]
+    #[schemars(extend("examples" = [50000]))]
+    pub max_contexts: Option<u64>,
 }
 
 /// A fix example for a limit key.
@@ -115,7 +186,12 @@ pub(crate) fn example(key: &str) -> String {
         "timeout" => "e.g. `timeout: 30`".to_string(),
         "memory_mib" => "e.g. `memory_mib: 128`".to_string(),
         "max_metrics" => "e.g. `max_metrics: 20000`".to_string(),
+        "max_service_checks" => "e.g. `max_service_checks: 2000`".to_string(),
+        "max_events" => "e.g. `max_events: 500`".to_string(),
+        "max_metadata" => "e.g. `max_metadata: 200`".to_string(),
+        "max_submission_kib" => "e.g. `max_submission_kib: 8192`".to_string(),
         "max_output_kib" => "e.g. `max_output_kib: 256`".to_string(),
+        "max_contexts" => "e.g. `max_contexts: 50000`".to_string(),
         other => format!("e.g. `{other}: 1`"),
     }
 }
@@ -266,7 +342,12 @@ mod tests {
         assert_eq!(l.max_output_kib, 64);
         assert_eq!(l.timeout_duration(), Duration::from_secs(10));
         assert_eq!(l.memory_bytes(), 64 * 1024 * 1024);
-        assert_eq!(l.max_output_bytes(), 64 * 1024);
+        let mut m = l;
+        for key in &LIMIT_KEYS[2..] {
+            *m.count_mut(key).unwrap() = 1;
+        }
+        assert_eq!(m.max_contexts, 1);
+        assert!(m.count_mut("timeout").is_none());
         let odd = Limits {
             timeout: f64::NAN,
             ..l

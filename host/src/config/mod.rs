@@ -134,6 +134,8 @@ pub struct InstanceConfig {
     /// init_config's `procfs_path`: where the host's /proc is, for this
     /// instance's process queries.
     pub procfs_path: Option<PathBuf>,
+    /// `raw_command_lines`: the check sees command lines unscrubbed.
+    pub raw_command_lines: bool,
     /// The instance's own `limits:` map.
     pub limits_override: LimitsOverride,
     /// Sandbox limits: defaults overridden by the instance's `limits:` map.

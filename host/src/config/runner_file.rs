@@ -20,9 +20,11 @@ use super::yaml::{parse_yaml, to_json};
 /// Every key is optional. Relative paths are resolved against the directory
 /// of the runner.yaml that sets them. Environment variables override the
 /// file: `RUNNER_CONF_D`, `RUNNER_CHECKS_D`, `RUNNER_HOSTNAME`, `RUNNER_TAGS`
-/// (comma-separated), `RUNNER_CACHE_DIR`, `RUNNER_TIMEOUT`,
-/// `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`, `RUNNER_MAX_OUTPUT_KIB`; an
-/// empty variable counts as unset. (`RUNNER_CONFIG`, the file's path, is
+/// (comma-separated), `RUNNER_CACHE_DIR`, and one per limit:
+/// `RUNNER_TIMEOUT`, `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`,
+/// `RUNNER_MAX_SERVICE_CHECKS`, `RUNNER_MAX_EVENTS`, `RUNNER_MAX_METADATA`,
+/// `RUNNER_MAX_SUBMISSION_KIB`, `RUNNER_MAX_OUTPUT_KIB`,
+/// `RUNNER_MAX_CONTEXTS`; an empty variable counts as unset. (`RUNNER_CONFIG`, the file's path, is
 /// read by the command line as `--config`.)
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -204,15 +206,15 @@ impl RunnerConfig {
             self.limits.memory_mib =
                 limits::parse_count(&v).map_err(|m| env_error("RUNNER_MEMORY_MIB", m, "128"))?;
         }
-        if let Some(v) = get("RUNNER_MAX_METRICS") {
-            let n =
-                limits::parse_count(&v).map_err(|m| env_error("RUNNER_MAX_METRICS", m, "20000"))?;
-            self.limits.max_metrics = usize::try_from(n).unwrap_or(usize::MAX);
-        }
-        if let Some(v) = get("RUNNER_MAX_OUTPUT_KIB") {
-            let n = limits::parse_count(&v)
-                .map_err(|m| env_error("RUNNER_MAX_OUTPUT_KIB", m, "256"))?;
-            self.limits.max_output_kib = usize::try_from(n).unwrap_or(usize::MAX);
+        // RUNNER_MAX_METRICS, RUNNER_MAX_OUTPUT_KIB, ...: one per limit.
+        for key in &limits::LIMIT_KEYS[2..] {
+            let name = format!("RUNNER_{}", key.to_uppercase());
+            if let Some(v) = get(&name) {
+                let n = limits::parse_count(&v).map_err(|m| env_error(&name, m, "1000"))?;
+                if let Some(limit) = self.limits.count_mut(key) {
+                    *limit = usize::try_from(n).unwrap_or(usize::MAX);
+                }
+            }
         }
         Ok(())
     }
@@ -369,7 +371,8 @@ mod tests {
                 timeout: 0.5,
                 memory_mib: 256,
                 max_metrics: 99,
-                max_output_kib: 8
+                max_output_kib: 8,
+                ..Limits::default()
             }
         );
     }

@@ -471,6 +471,7 @@ fn load_applies_runner_limits_under_instance_limits() {
             memory_mib: 16,
             max_metrics: 7,
             max_output_kib: 3,
+            ..Limits::default()
         },
         ..RunnerConfig::default()
     };

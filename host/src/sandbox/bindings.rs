@@ -1,16 +1,21 @@
 //! Host bindings generated from `wit/` by wasmtime's `bindgen!` — the same
-//! WIT files the SDK generates the guest side from.
+//! WIT files the SDK generates the guest side from. Private to the
+//! sandbox: the capabilities convert these types into the runner's own
+//! (see `submissions`) before anything leaves it.
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
     imports: {
-        // Waits for the shared snapshot refresh, which reads /proc off the
-        // async runtime's threads.
-        "runner:check/host.query-processes": async | trappable,
+        // Waits for the shared snapshot refresh and matches off the async
+        // runtime's threads.
+        "runner:check/processes.query-processes": async | trappable,
         // Every other import may trap: that is how a run that breaks a
-        // limit (too many metrics) is stopped on the spot.
+        // budget is stopped on the spot.
         default: trappable,
     },
     exports: { default: async },
 });
+
+pub(crate) use exports::runner::check::check::CheckInfo;
+pub(crate) use runner::check::{log, metrics, processes, reporting};

@@ -3,21 +3,19 @@
 //! away; the next run builds a fresh one (and configures it again), so a
 //! bad run never leaves a half-broken instance behind.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::Store;
 
 use super::bindings::Plugin;
-use super::host_api::{HostContext, HostState, Submissions};
-use super::limits::LimitHit;
+use super::capabilities::processes::ProcessGrants;
+use super::errors::{RunError, check_message, classify_trap};
+use super::limits::{LimitHit, Limits};
 use super::plugin::LoadedPlugin;
-use crate::config::Limits;
-
-/// Most bytes one host call may lift out of guest memory (a batch of
-/// metrics). Bounds what a hostile guest can make the host allocate.
-const HOSTCALL_FUEL: usize = 16 << 20;
+use super::store::{HostState, StoreSetup, begin_call, new_store};
+use super::submissions::Submissions;
+use crate::snapshot::SnapshotService;
 
 /// Extra time the outer timeout allows beyond the epoch deadline: epochs
 /// interrupt guest code within a tick; the outer timeout only catches a
@@ -25,7 +23,7 @@ const HOSTCALL_FUEL: usize = 16 << 20;
 const OUTER_TIMEOUT_GRACE: Duration = Duration::from_millis(250);
 
 /// What an instance needs to be built and run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InstanceSpec {
     pub id: String,
     /// `init_config` as a JSON object.
@@ -33,40 +31,12 @@ pub struct InstanceSpec {
     /// The instance as a JSON object (reserved keys included).
     pub instance: serde_json::Value,
     pub limits: Limits,
-}
-
-/// Why a run failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunError {
-    /// The component could not be instantiated.
-    Instantiate(String),
-    /// `configure` rejected the instance's configuration.
-    Configure(String),
-    /// The check's `run` returned an error.
-    Check(String),
-    /// A sandbox limit stopped the run.
-    Limit(LimitHit),
-    /// The guest trapped: a panic, a stack overflow, an invalid operation.
-    Crashed(String),
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Instantiate(e) => write!(f, "could not instantiate the check: {e}"),
-            RunError::Configure(e) => write!(f, "configuration rejected by the check: {e}"),
-            RunError::Check(e) => write!(f, "{e}"),
-            RunError::Limit(hit) => write!(f, "{hit}"),
-            RunError::Crashed(e) => write!(f, "check crashed: {e}"),
-        }
-    }
-}
-
-impl RunError {
-    /// Whether the store was thrown away (the next run rebuilds it).
-    pub fn rebuilds_instance(&self) -> bool {
-        !matches!(self, RunError::Check(_))
-    }
+    /// What its configuration lets it see of the host.
+    pub grants: ProcessGrants,
+    /// The hostname it is told about.
+    pub hostname: Arc<str>,
+    /// The process snapshot it queries.
+    pub snapshots: Arc<SnapshotService>,
 }
 
 /// The result of one run.
@@ -92,18 +62,16 @@ struct Live {
 pub struct CheckInstance {
     plugin: Arc<LoadedPlugin>,
     spec: InstanceSpec,
-    context: HostContext,
     live: Option<Live>,
     /// The warnings of the last `configure` done by [`Self::prepare`].
     configure_warnings: Vec<String>,
 }
 
 impl CheckInstance {
-    pub fn new(plugin: Arc<LoadedPlugin>, spec: InstanceSpec, context: HostContext) -> Self {
+    pub fn new(plugin: Arc<LoadedPlugin>, spec: InstanceSpec) -> Self {
         Self {
             plugin,
             spec,
-            context,
             live: None,
             configure_warnings: Vec::new(),
         }
@@ -117,6 +85,11 @@ impl CheckInstance {
         &self.plugin
     }
 
+    /// Whether the instance is built and configured.
+    pub fn is_configured(&self) -> bool {
+        self.live.is_some()
+    }
+
     /// Build and configure the instance without running it, so
     /// `configcheck` can report errors only the check itself can see
     /// (e.g. mutually exclusive keys). The next `run` reuses the instance.
@@ -124,8 +97,7 @@ impl CheckInstance {
     /// [`Self::configure_warnings`] instead of being logged.
     pub async fn prepare(&mut self) -> Result<(), RunError> {
         if self.live.is_none() {
-            let timeout = self.spec.limits.timeout_duration();
-            let mut live = build(&self.plugin, &self.spec, &self.context, timeout)
+            let mut live = build(&self.plugin, &self.spec)
                 .await
                 .map_err(|(error, _output)| error)?;
             self.configure_warnings = std::mem::take(&mut live.warnings);
@@ -147,11 +119,11 @@ impl CheckInstance {
     pub async fn run(&mut self) -> RunOutcome {
         let started_at = SystemTime::now();
         let start = Instant::now();
-        let timeout = self.spec.limits.timeout_duration();
+        let timeout = self.spec.limits.timeout;
 
         let mut live = match self.live.take() {
             Some(live) => live,
-            None => match build(&self.plugin, &self.spec, &self.context, timeout).await {
+            None => match build(&self.plugin, &self.spec).await {
                 Ok(mut live) => {
                     // Nobody called `prepare` to report them: log them.
                     for warning in std::mem::take(&mut live.warnings) {
@@ -174,13 +146,19 @@ impl CheckInstance {
         begin_call(&mut live.store, timeout);
         let call = live.plugin.runner_check_check().call_run(&mut live.store);
         let called = tokio::time::timeout(timeout + OUTER_TIMEOUT_GRACE, call).await;
+        let fuel = live.store.hostcall_fuel();
         let state = live.store.data_mut();
-        let submissions = std::mem::take(&mut state.submissions);
+        let submissions = state.take_submissions();
         let (output, overflowed) = state.output.take();
         let result = match called {
             Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(message))) => Err(RunError::Check(message)),
-            Ok(Err(trap)) => Err(classify_trap(&trap, state, overflowed, &output)),
+            Ok(Ok(Err(message))) => Err(RunError::Check(check_message(&message))),
+            Ok(Err(trap)) => Err(classify_trap(
+                &trap,
+                state.limit_hit(overflowed),
+                &output,
+                fuel,
+            )),
             Err(_elapsed) => Err(RunError::Limit(LimitHit::Timeout(timeout))),
         };
         let keep = result.as_ref().err().is_none_or(|e| !e.rebuilds_instance());
@@ -201,152 +179,70 @@ impl CheckInstance {
 /// A free function over the instance's parts: `&CheckInstance` (which
 /// holds a store) is not `Sync`, and the future must be `Send` to run on
 /// the scheduler's tasks.
-async fn build(
-    plugin: &LoadedPlugin,
-    spec: &InstanceSpec,
-    context: &HostContext,
-    timeout: Duration,
-) -> Result<Live, (RunError, String)> {
-    {
-        let limits = &spec.limits;
-        let state = HostState::new(
-            context.clone(),
-            limits.memory_bytes(),
-            limits.max_metrics,
-            limits.max_output_bytes(),
-        );
-        let mut store = Store::new(plugin.pre.engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        store.set_hostcall_fuel(HOSTCALL_FUEL);
-        install_deadline(&mut store, timeout);
-        begin_call(&mut store, timeout);
-
-        let instance = match plugin.pre.instantiate_async(&mut store).await {
-            Ok(instance) => instance,
-            Err(e) => {
-                let (output, overflowed) = store.data().output.take();
-                let error = match store.data().limit_hit() {
-                    Some(hit) => RunError::Limit(hit),
-                    None if overflowed => {
-                        RunError::Limit(LimitHit::Output(store.data().output.capacity()))
-                    }
-                    None => RunError::Instantiate(format!("{e:#}")),
-                };
-                return Err((error, output));
-            }
-        };
-        store.data_mut().configure_warnings = Some(Vec::new());
-        let init_config = spec.init_config.to_string();
-        let instance_config = spec.instance.to_string();
-        let call = instance.runner_check_check().call_configure(
-            &mut store,
-            &init_config,
-            &instance_config,
-        );
-        let configured = tokio::time::timeout(timeout + OUTER_TIMEOUT_GRACE, call).await;
-        let state = store.data_mut();
-        let warnings = state.configure_warnings.take().unwrap_or_default();
-        match configured {
-            Ok(Ok(Ok(()))) => Ok(Live {
-                store,
-                plugin: instance,
-                warnings,
-            }),
-            Ok(Ok(Err(message))) => Err((RunError::Configure(message), state.output.take().0)),
-            Ok(Err(trap)) => {
-                let (output, overflowed) = state.output.take();
-                let error = classify_trap(&trap, state, overflowed, &output);
-                Err((error, output))
-            }
-            Err(_elapsed) => Err((
+async fn build(plugin: &LoadedPlugin, spec: &InstanceSpec) -> Result<Live, (RunError, String)> {
+    let timeout = spec.limits.timeout;
+    let mut store = new_store(
+        plugin.pre.engine(),
+        StoreSetup {
+            instance_id: spec.id.as_str().into(),
+            hostname: spec.hostname.clone(),
+            snapshots: Some(spec.snapshots.clone()),
+            grants: spec.grants.clone(),
+            limits: spec.limits,
+            timeout: LimitHit::Timeout(timeout),
+        },
+    );
+    let fuel = store.hostcall_fuel();
+    begin_call(&mut store, timeout);
+    let instantiated = tokio::time::timeout(
+        timeout + OUTER_TIMEOUT_GRACE,
+        plugin.pre.instantiate_async(&mut store),
+    )
+    .await;
+    let instance = match instantiated {
+        Ok(Ok(instance)) => instance,
+        Ok(Err(e)) => {
+            let (output, overflowed) = store.data().output.take();
+            let error = match store.data().limit_hit(overflowed) {
+                Some(hit) => RunError::Limit(hit),
+                None => {
+                    tracing::debug!(target: "check", instance = spec.id, "instantiation failed: {e:?}");
+                    RunError::Instantiate(check_message(&format!("{:#}", e.root_cause())))
+                }
+            };
+            return Err((error, output));
+        }
+        Err(_elapsed) => {
+            return Err((
                 RunError::Limit(LimitHit::Timeout(timeout)),
-                state.output.take().0,
-            )),
+                store.data().output.take().0,
+            ));
         }
-    }
-}
-
-/// Reset per-call state and arm the deadline.
-pub(crate) fn begin_call(store: &mut Store<HostState>, timeout: Duration) {
+    };
+    store.data_mut().log.keep_warnings();
+    let init_config = spec.init_config.to_string();
+    let instance_config = spec.instance.to_string();
+    let call =
+        instance
+            .runner_check_check()
+            .call_configure(&mut store, &init_config, &instance_config);
+    let configured = tokio::time::timeout(timeout + OUTER_TIMEOUT_GRACE, call).await;
     let state = store.data_mut();
-    state.submissions = Submissions::default();
-    state.limit_hit = None;
-    state.limiter.hit = None;
-    state.deadline = Instant::now() + timeout;
-    store.set_epoch_deadline(1);
-}
-
-/// On every epoch tick: past the deadline, interrupt the guest; otherwise
-/// yield to the async runtime so other instances and timers make progress.
-pub(crate) fn install_deadline(store: &mut Store<HostState>, timeout: Duration) {
-    store.epoch_deadline_callback(move |mut ctx| {
-        if Instant::now() < ctx.data().deadline {
-            return Ok(UpdateDeadline::Yield(1));
+    let warnings = state.log.take_warnings();
+    // What `configure` submitted is not a run's: dropped.
+    state.take_submissions();
+    let (output, overflowed) = state.output.take();
+    match configured {
+        Ok(Ok(Ok(()))) => Ok(Live {
+            store,
+            plugin: instance,
+            warnings,
+        }),
+        Ok(Ok(Err(message))) => Err((RunError::Configure(check_message(&message)), output)),
+        Ok(Err(trap)) => {
+            let error = classify_trap(&trap, state.limit_hit(overflowed), &output, fuel);
+            Err((error, output))
         }
-        let hit = LimitHit::Timeout(timeout);
-        ctx.data_mut().limit_hit = Some(hit);
-        Err(wasmtime::format_err!("{hit}"))
-    });
-}
-
-/// Name what stopped the guest: a limit we enforced, or the trap itself
-/// with the panic message the guest printed, if any.
-fn classify_trap(
-    trap: &wasmtime::Error,
-    state: &HostState,
-    overflowed: bool,
-    output: &str,
-) -> RunError {
-    if let Some(hit) = state.limit_hit() {
-        return RunError::Limit(hit);
-    }
-    if overflowed {
-        return RunError::Limit(LimitHit::Output(state.output.capacity()));
-    }
-    if let Some(panic) = panic_message(output) {
-        return RunError::Crashed(format!("panicked: {panic}"));
-    }
-    match trap.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::StackOverflow) => RunError::Crashed(
-            "stack overflow (unbounded recursion?): the guest stack limit was reached".into(),
-        ),
-        Some(trap) => RunError::Crashed(trap.to_string()),
-        None => RunError::Crashed(first_line(&format!("{trap:#}")).to_string()),
-    }
-}
-
-/// The panic message Rust's default hook printed to stderr:
-/// `thread '<unnamed>' panicked at src/lib.rs:10:5:\n<message>`.
-fn panic_message(output: &str) -> Option<String> {
-    let at = output.rfind("panicked at ")?;
-    let rest = &output[at + "panicked at ".len()..];
-    let (location, message) = rest.split_once('\n').unwrap_or((rest, ""));
-    let message = message
-        .lines()
-        .take_while(|l| !l.starts_with("note:"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let location = location.trim_end_matches(':');
-    Some(format!("{} (at {location})", message.trim()))
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::panic_message;
-
-    #[test]
-    fn panic_message_is_extracted_from_stderr() {
-        let stderr = "hello\nthread '<unnamed>' panicked at src/lib.rs:84:27:\n\
-                      misbehave panicked on purpose (run 1)\n\
-                      note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(
-            panic_message(stderr).as_deref(),
-            Some("misbehave panicked on purpose (run 1) (at src/lib.rs:84:27)")
-        );
-        assert_eq!(panic_message("no panic here"), None);
+        Err(_elapsed) => Err((RunError::Limit(LimitHit::Timeout(timeout)), output)),
     }
 }

@@ -1,20 +1,99 @@
-//! Which limit stopped a run, and the memory limiter that enforces the cap.
+//! The sandbox's own budget types: [`Limits`] (what one instance may use)
+//! and [`LimitHit`] (which of them stopped a run). The sandbox takes plain
+//! numbers; where they come from (runner.yaml, an instance's `limits:`) is
+//! the config module's business, so every message names the setting as a
+//! user writes it.
 
 use std::fmt;
 use std::time::Duration;
+
+/// What one check instance may use. Per run unless said otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Wall time of one `configure` or `run` (`limits.timeout`).
+    pub timeout: Duration,
+    /// Everything the instance holds at once: all its linear memories and
+    /// tables, plus the host-side bytes of what it submitted and wrote in
+    /// the current run (`limits.memory_mib`).
+    pub memory_bytes: u64,
+    /// Metric samples (`limits.max_metrics`).
+    pub max_metrics: usize,
+    /// Service checks (`limits.max_service_checks`).
+    pub max_service_checks: usize,
+    /// Events (`limits.max_events`).
+    pub max_events: usize,
+    /// Metadata entries (`limits.max_metadata`).
+    pub max_metadata: usize,
+    /// Bytes of everything submitted: metrics, service checks, events and
+    /// metadata together (`limits.max_submission_kib`).
+    pub max_submission_bytes: usize,
+    /// Bytes written to stdout, stderr and `log` (`limits.max_output_kib`).
+    pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    /// The defaults documented for runner.yaml's `limits:`.
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            memory_bytes: 64 << 20,
+            max_metrics: 10_000,
+            max_service_checks: 1_000,
+            max_events: 100,
+            max_metadata: 100,
+            max_submission_bytes: 4 << 20,
+            max_output_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Which budget a submission counted against, for [`LimitHit::Count`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Metrics,
+    ServiceChecks,
+    Events,
+    Metadata,
+}
+
+impl Counted {
+    fn what(self) -> &'static str {
+        match self {
+            Counted::Metrics => "metric samples",
+            Counted::ServiceChecks => "service checks",
+            Counted::Events => "events",
+            Counted::Metadata => "metadata entries",
+        }
+    }
+
+    fn setting(self) -> &'static str {
+        match self {
+            Counted::Metrics => "limits.max_metrics",
+            Counted::ServiceChecks => "limits.max_service_checks",
+            Counted::Events => "limits.max_events",
+            Counted::Metadata => "limits.max_metadata",
+        }
+    }
+}
 
 /// A sandbox limit a run broke. Each names the setting that controls it,
 /// so the error tells the user what to change.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LimitHit {
-    /// Wall time per run (`limits.timeout`).
+    /// Wall time of `configure` or `run` (`limits.timeout`).
     Timeout(Duration),
-    /// Linear memory of the instance (`limits.memory_mib`).
+    /// `info` has a fixed budget of its own, not the instance's.
+    InfoTimeout(Duration),
+    /// Everything the instance holds (`limits.memory_mib`).
     Memory { limit: u64, wanted: u64 },
-    /// Metric samples per run (`limits.max_metrics`).
-    Metrics(usize),
-    /// Captured stdout + stderr per run (`limits.max_output_kib`).
+    /// Too many items of one kind in a run.
+    Count { kind: Counted, limit: usize },
+    /// Bytes submitted in a run (`limits.max_submission_kib`).
+    SubmissionBytes(usize),
+    /// Bytes written to stdout/stderr/log in a run (`limits.max_output_kib`).
     Output(usize),
+    /// One host call tried to pass more bytes than any budget allows.
+    HostcallBytes(usize),
 }
 
 impl fmt::Display for LimitHit {
@@ -25,19 +104,41 @@ impl fmt::Display for LimitHit {
                 "run exceeded its time limit of {} (limits.timeout) and was interrupted",
                 humanize_duration(*limit)
             ),
+            LimitHit::InfoTimeout(limit) => write!(
+                f,
+                "its `info` export did not return within its fixed budget of {} \
+                 (`info` must only describe the check; this budget is not configurable)",
+                humanize_duration(*limit)
+            ),
             LimitHit::Memory { limit, wanted } => write!(
                 f,
-                "run exceeded its memory limit of {} MiB (limits.memory_mib): it tried to grow its memory to {} MiB",
+                "run exceeded its memory limit of {} MiB (limits.memory_mib): \
+                 its memories, tables and submissions would have needed {} MiB",
                 limit >> 20,
                 wanted.div_ceil(1 << 20)
             ),
-            LimitHit::Metrics(limit) => write!(
+            LimitHit::Count { kind, limit } => write!(
                 f,
-                "run submitted more than {limit} metric samples (limits.max_metrics) and was stopped"
+                "run submitted more than {limit} {} ({}) and was stopped",
+                kind.what(),
+                kind.setting()
+            ),
+            LimitHit::SubmissionBytes(limit) => write!(
+                f,
+                "run submitted more than {} KiB of metrics, service checks, events and \
+                 metadata (limits.max_submission_kib) and was stopped",
+                limit >> 10
             ),
             LimitHit::Output(limit) => write!(
                 f,
-                "run wrote more than {} KiB to stdout/stderr (limits.max_output_kib) and was stopped",
+                "run wrote more than {} KiB to stdout, stderr and its log \
+                 (limits.max_output_kib) and was stopped",
+                limit >> 10
+            ),
+            LimitHit::HostcallBytes(limit) => write!(
+                f,
+                "run passed more than {} KiB to the runner in one call \
+                 (limits.max_submission_kib) and was stopped",
                 limit >> 10
             ),
         }
@@ -49,53 +150,5 @@ fn humanize_duration(d: Duration) -> String {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
-    }
-}
-
-/// Caps the linear memory (and tables) of one instance. Growing past the
-/// cap traps the guest, and the hit is recorded so the run's error can say
-/// which limit it was rather than a bare "out of memory".
-pub struct MemoryLimiter {
-    max_bytes: u64,
-    pub(crate) hit: Option<LimitHit>,
-}
-
-/// Table elements are tiny; this only stops a table-growth bomb.
-const MAX_TABLE_ELEMENTS: usize = 1_000_000;
-
-impl MemoryLimiter {
-    pub fn new(max_bytes: u64) -> Self {
-        Self {
-            max_bytes,
-            hit: None,
-        }
-    }
-}
-
-impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.max_bytes {
-            let hit = LimitHit::Memory {
-                limit: self.max_bytes,
-                wanted: desired as u64,
-            };
-            self.hit = Some(hit);
-            return Err(wasmtime::format_err!("{hit}"));
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

@@ -6,47 +6,56 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::Store;
-
-use super::bindings::{Plugin, PluginPre};
-use super::host_api::{CheckInfo, HostContext, HostState};
-use super::{Sandbox, cache};
-use crate::catalog::{PluginFile, PluginSource};
-use crate::snapshot::SnapshotService;
+use super::bindings::{CheckInfo, Plugin, PluginPre};
+use super::cache;
+use super::capabilities::processes::ProcessGrants;
+use super::core::Sandbox;
+use super::errors::{RunError, classify_trap};
+use super::limits::{LimitHit, Limits};
+use super::store::{HostState, StoreSetup, begin_call, new_store};
+use super::submissions::PluginInfo;
 
 /// The WIT package this runner implements, for error messages.
-pub const WORLD: &str = "runner:check/plugin@0.1.0";
+pub const WORLD: &str = "runner:check/plugin@0.2.0";
 
-/// Limits for the `info` call made while loading a plugin.
-const INFO_TIMEOUT: Duration = Duration::from_secs(5);
-const INFO_MEMORY: u64 = 64 << 20;
+/// The fixed budget of the `info` call made while loading a plugin: it
+/// only describes the check, so it gets no say in its own limits.
+pub const INFO_TIMEOUT: Duration = Duration::from_secs(5);
+pub const INFO_MEMORY: u64 = 64 << 20;
+
+/// A plugin file's bytes, as the catalog found them.
+pub struct PluginBytes<'a> {
+    /// The check name it is loaded under.
+    pub name: &'a str,
+    /// Where it comes from, as `configcheck -v` shows it (`bundled`, a path).
+    pub origin: String,
+    pub bytes: &'a [u8],
+    /// Hex sha256 of `bytes`, the compile cache's key.
+    pub sha256: &'a str,
+}
 
 /// A compiled plugin, pre-instantiated (imports resolved and type-checked
 /// once), with what it said about itself.
 pub struct LoadedPlugin {
     pub name: String,
-    pub source: PluginSource,
+    /// Where it came from, as given in [`PluginBytes::origin`].
+    pub origin: String,
     pub sha256: String,
     /// What the check said about itself; its schemas are compiled by the
     /// caller (see `config::CheckSchemas`).
-    pub info: CheckInfo,
+    pub info: PluginInfo,
     pub(crate) pre: PluginPre<HostState>,
 }
 
-/// Why a plugin could not be loaded. Every message names the plugin.
+/// Why a plugin could not be loaded. The caller names the plugin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginError {
-    pub plugin: String,
-    pub source: PluginSource,
     pub message: String,
 }
 
 impl fmt::Display for PluginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            PluginSource::Bundled => write!(f, "bundled check `{}`: {}", self.plugin, self.message),
-            PluginSource::File(path) => write!(f, "{}: {}", path.display(), self.message),
-        }
+        f.write_str(&self.message)
     }
 }
 
@@ -54,14 +63,13 @@ impl std::error::Error for PluginError {}
 
 impl Sandbox {
     /// Compile and check a plugin and call its `info` export.
-    pub async fn load_plugin(&self, file: &PluginFile) -> Result<Arc<LoadedPlugin>, PluginError> {
-        let fail = |message: String| PluginError {
-            plugin: file.name.clone(),
-            source: file.source.clone(),
-            message,
-        };
-        recognise(&file.bytes).map_err(fail)?;
-        let component = cache::compile(self.engine(), &file.bytes, &file.sha256, self.cache_dir())
+    pub async fn load_plugin(
+        &self,
+        file: PluginBytes<'_>,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let fail = |message: String| PluginError { message };
+        recognise(file.bytes).map_err(fail)?;
+        let component = cache::compile(self.engine(), file.bytes, file.sha256, self.cache_dir())
             .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
         let instance_pre = self.linker().instantiate_pre(&component).map_err(|e| {
             fail(format!(
@@ -75,13 +83,13 @@ impl Sandbox {
                  (rebuild it against this runner's wit/ or SDK)"
             ))
         })?;
-        let info = call_info(&pre, &file.name)
+        let info = call_info(&pre, file.name)
             .await
-            .map_err(|e| fail(format!("its `info` export failed: {e:#}")))?;
+            .map_err(|e| fail(format!("its `info` export failed: {e}")))?;
         Ok(Arc::new(LoadedPlugin {
-            name: file.name.clone(),
-            source: file.source.clone(),
-            sha256: file.sha256.clone(),
+            name: file.name.to_string(),
+            origin: file.origin,
+            sha256: file.sha256.to_string(),
             info,
             pre,
         }))
@@ -112,23 +120,58 @@ fn recognise(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-async fn call_info(pre: &PluginPre<HostState>, name: &str) -> anyhow::Result<CheckInfo> {
-    let context = HostContext {
-        instance_id: format!("{name}:info").into(),
-        hostname: "".into(),
-        snapshots: Arc::new(SnapshotService::new(Duration::ZERO)),
+/// Call `info` in a store of its own, under its fixed budget.
+async fn call_info(pre: &PluginPre<HostState>, name: &str) -> Result<PluginInfo, RunError> {
+    let limits = Limits {
+        timeout: INFO_TIMEOUT,
+        memory_bytes: INFO_MEMORY,
+        max_metrics: 0,
+        max_service_checks: 0,
+        max_events: 0,
+        max_metadata: 0,
+        max_submission_bytes: 1 << 20,
+        max_output_bytes: 64 << 10,
     };
-    let state = HostState::new(context, INFO_MEMORY, 0, 64 << 10);
-    let mut store = Store::new(pre.engine(), state);
-    store.limiter(|state| &mut state.limiter);
-    super::instance::install_deadline(&mut store, INFO_TIMEOUT);
-    super::instance::begin_call(&mut store, INFO_TIMEOUT);
+    let fuel = limits.max_submission_bytes;
+    let mut store = new_store(
+        pre.engine(),
+        StoreSetup {
+            instance_id: format!("{name}:info").into(),
+            hostname: "".into(),
+            snapshots: None,
+            grants: ProcessGrants::default(),
+            limits,
+            timeout: LimitHit::InfoTimeout(INFO_TIMEOUT),
+        },
+    );
+    begin_call(&mut store, INFO_TIMEOUT);
     let call = async {
         let plugin: Plugin = pre.instantiate_async(&mut store).await?;
         plugin.runner_check_check().call_info(&mut store).await
     };
-    match tokio::time::timeout(INFO_TIMEOUT, call).await {
-        Ok(result) => result.map_err(|e| anyhow::anyhow!("{e:#}")),
-        Err(_) => anyhow::bail!("did not return within {}s", INFO_TIMEOUT.as_secs()),
+    let result = tokio::time::timeout(INFO_TIMEOUT, call).await;
+    let (output, overflowed) = store.data().output.take();
+    match result {
+        Ok(Ok(info)) => Ok(info.into()),
+        Ok(Err(trap)) => Err(classify_trap(
+            &trap,
+            store.data().limit_hit(overflowed),
+            &output,
+            fuel,
+        )),
+        Err(_elapsed) => Err(RunError::Limit(LimitHit::InfoTimeout(INFO_TIMEOUT))),
+    }
+}
+
+impl From<CheckInfo> for PluginInfo {
+    fn from(info: CheckInfo) -> Self {
+        PluginInfo {
+            name: info.name,
+            version: info.version,
+            instance_schema: info.instance_schema,
+            init_config_schema: info.init_config_schema,
+            endpoint_keys: info.endpoint_keys,
+            file_keys: info.file_keys,
+        }
     }
 }

@@ -15,14 +15,12 @@ pub mod config;
 pub mod metrics;
 pub mod service_check;
 
-use runner_sdk::{Check, Context, Error, Level, Metric, ProcessQuery, ProcessSnapshot, Status};
+use runner_sdk::{
+    Check, Context, Error, Level, Metric, ProcessQuery, ProcessSnapshot, QueryError, Status,
+};
 
 use config::{Config, InitConfig, Settings};
 use metrics::{CpuHistory, Sample};
-
-/// The start of the host's error for a pid file it cannot read (see
-/// `process-query.pid-file` in the WIT contract).
-const PID_FILE_UNREADABLE: &str = "cannot read pid file ";
 
 /// One configured instance, with the CPU samples of its previous run.
 #[derive(Debug)]
@@ -58,14 +56,14 @@ impl ProcessCheck {
     /// result. As in Datadog, a pid file that cannot be read means no
     /// process (`process.up` then follows `thresholds` like any count of
     /// 0); any other query error fails the run.
-    pub fn evaluate(&mut self, result: Result<ProcessSnapshot, Error>) -> Result<Report, Error> {
+    pub fn evaluate(
+        &mut self,
+        result: Result<ProcessSnapshot, QueryError>,
+    ) -> Result<Report, Error> {
         let (snapshot, debug) = match result {
             Ok(snapshot) => (snapshot, None),
-            Err(error)
-                if self.settings.from_pid_file
-                    && error.message().starts_with(PID_FILE_UNREADABLE) =>
-            {
-                let note = format!("{}; counting 0 processes", error.message());
+            Err(QueryError::PidFileUnreadable(message)) if self.settings.from_pid_file => {
+                let note = format!("{message}; counting 0 processes");
                 (empty_snapshot(), Some(note))
             }
             Err(error) => {
@@ -107,6 +105,8 @@ impl Check for ProcessCheck {
     type InitConfig = InitConfig;
     const NAME: &'static str = "process";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    /// The host reads `pid_file` for the query, and only that path.
+    const FILE_KEYS: &'static [&'static str] = &["pid_file"];
 
     fn configure(_init_config: InitConfig, config: Config) -> Result<Self, Error> {
         // The init_config cache durations have no effect: every run reads
@@ -248,7 +248,9 @@ mod tests {
     fn unreadable_pid_file_is_zero_processes() {
         let err = "cannot read pid file /run/db.pid: No such file or directory (os error 2)";
         let mut c = check(json!({"name": "db", "pid_file": "/run/db.pid"}));
-        let report = c.evaluate(Err(err.into())).unwrap();
+        let report = c
+            .evaluate(Err(QueryError::PidFileUnreadable(err.into())))
+            .unwrap();
         assert_eq!(report.metrics.len(), 1);
         assert_eq!(metric(&report, "system.processes.number"), Some(0.0));
         assert_eq!(report.status, Status::Critical);
@@ -267,14 +269,18 @@ mod tests {
             "name": "db", "pid_file": "/run/db.pid",
             "thresholds": {"critical": [0, 5], "warning": [1, 5]},
         }));
-        let report = c.evaluate(Err(err.into())).unwrap();
+        let report = c
+            .evaluate(Err(QueryError::PidFileUnreadable(err.into())))
+            .unwrap();
         assert_eq!(report.status, Status::Warning);
         assert_eq!(report.message, "PROCS WARNING: 0 processes found for db");
 
         // A file without a pid fails the run, as Datadog's int() does.
         let mut c = check(json!({"name": "db", "pid_file": "/run/db.pid"}));
         let err = c
-            .evaluate(Err("pid file /run/db.pid does not hold a pid".into()))
+            .evaluate(Err(QueryError::PidFileWithoutPid(
+                "pid file /run/db.pid does not hold a pid".into(),
+            )))
             .unwrap_err();
         assert_eq!(
             err.message(),
@@ -289,7 +295,9 @@ mod tests {
             "name": "x", "search_string": ["x"], "exact_match": false
         }));
         let err = c
-            .evaluate(Err("reading the process list failed: EIO".into()))
+            .evaluate(Err(QueryError::SnapshotUnavailable(
+                "reading the process list failed: EIO".into(),
+            )))
             .unwrap_err();
         assert_eq!(
             err.message(),

@@ -1,6 +1,8 @@
 //! The guest's stdout and stderr: one capped buffer per instance, emptied
-//! after every run. Writing past the cap traps the guest, and the overflow
-//! is recorded so the run's error can name the limit.
+//! after every run. The cap (`limits.max_output_kib`) also covers what the
+//! check writes through the `log` capability. Writing past it traps the
+//! guest, and the overflow is recorded so the run's error can name the
+//! limit.
 
 use std::io;
 use std::pin::Pin;
@@ -14,7 +16,15 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 #[derive(Debug, Default)]
 struct Buffer {
     bytes: Vec<u8>,
+    /// Bytes written through `log` this run (logged, not kept here).
+    logged: usize,
     overflowed: bool,
+}
+
+impl Buffer {
+    fn used(&self) -> usize {
+        self.bytes.len() + self.logged
+    }
 }
 
 /// A clonable handle on one capped buffer (stdout and stderr share it).
@@ -48,13 +58,25 @@ impl CapturedOutput {
         let mut buffer = self.lock();
         let text = String::from_utf8_lossy(&buffer.bytes).into_owned();
         buffer.bytes.clear();
+        buffer.logged = 0;
         let overflowed = std::mem::take(&mut buffer.overflowed);
         (text, overflowed)
     }
 
+    /// Count `bytes` written through `log` against the cap.
+    pub fn charge_log(&self, bytes: usize) -> Result<(), ()> {
+        let mut buffer = self.lock();
+        if bytes > self.capacity - buffer.used() {
+            buffer.overflowed = true;
+            return Err(());
+        }
+        buffer.logged += bytes;
+        Ok(())
+    }
+
     fn append(&self, bytes: &[u8]) -> Result<(), ()> {
         let mut buffer = self.lock();
-        if bytes.len() > self.capacity - buffer.bytes.len() {
+        if bytes.len() > self.capacity - buffer.used() {
             buffer.overflowed = true;
             return Err(());
         }
@@ -78,7 +100,7 @@ impl OutputStream for CapturedOutput {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        let used = self.lock().bytes.len();
+        let used = self.lock().used();
         // Always grant at least one byte so an over-long write reaches
         // `write` and is recorded as an overflow instead of a silent close.
         Ok((self.capacity - used).max(1))

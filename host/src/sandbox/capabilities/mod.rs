@@ -1,0 +1,29 @@
+//! The host capabilities a check imports, one module per WIT interface.
+//! Each has its own small context in the store, charges its own budget
+//! (see `budget`) and, where it touches the host, checks its own grant.
+//! The guest's generated types are converted into the runner's own here.
+//!
+//! - [`metrics`]: metric samples and the hostname;
+//! - [`reporting`]: service checks, events and metadata;
+//! - [`log`]: log lines (and [`output`], the WASI stdout/stderr capture
+//!   that shares their cap);
+//! - [`processes`]: queries of the process snapshot.
+
+pub mod log;
+pub mod metrics;
+pub mod output;
+pub mod processes;
+pub mod reporting;
+
+use wasmtime::component::Linker;
+
+use super::store::HostState;
+
+/// Register every capability's imports.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    metrics::add_to_linker(linker)?;
+    reporting::add_to_linker(linker)?;
+    log::add_to_linker(linker)?;
+    processes::add_to_linker(linker)?;
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! The `processes` capability: queries of the shared process snapshot.
+//!
+//! Everything a query makes the host do counts against the check: the
+//! wait for the shared refresh and the matching both end at the run's
+//! deadline, and the matching runs on a blocking thread so no regex can
+//! hold up the async runtime. The pid file is read only when the
+//! instance's configuration granted its path, and command lines are
+//! scrubbed unless it granted raw ones.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::{HasData, Linker};
+
+use crate::sandbox::bindings::processes::{self as wit, Host, QueryError};
+use crate::sandbox::budget::Budget;
+use crate::sandbox::limits::LimitHit;
+use crate::sandbox::store::HostState;
+use crate::snapshot::{self, ProcessRow, ProcessSnapshot, SnapshotService};
+
+/// What an instance may see of the host's processes, from its config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessGrants {
+    /// Files the check may ask the host to read as pid files: the values
+    /// of the check's `file-keys` in the instance's configuration.
+    pub pid_files: Vec<PathBuf>,
+    /// `raw_command_lines: true`: command lines are handed over (and
+    /// matched) unscrubbed.
+    pub raw_command_lines: bool,
+}
+
+/// This capability's part of a store.
+pub struct ProcessesCtx {
+    /// None while `info` runs: it must not depend on the host.
+    snapshots: Option<Arc<SnapshotService>>,
+    grants: ProcessGrants,
+}
+
+impl ProcessesCtx {
+    pub fn new(snapshots: Option<Arc<SnapshotService>>, grants: ProcessGrants) -> Self {
+        Self { snapshots, grants }
+    }
+}
+
+struct View<'a> {
+    ctx: &'a ProcessesCtx,
+    budget: &'a mut Budget,
+    deadline: Instant,
+    timeout: LimitHit,
+}
+
+struct Capability;
+
+impl HasData for Capability {
+    type Data<'a> = View<'a>;
+}
+
+pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<_, Capability>(linker, |state| View {
+        ctx: &state.processes,
+        budget: &mut state.budget,
+        deadline: state.deadline,
+        timeout: state.timeout,
+    })
+}
+
+impl Host for View<'_> {
+    async fn query_processes(
+        &mut self,
+        query: wit::ProcessQuery,
+    ) -> wasmtime::Result<Result<wit::ProcessSnapshot, QueryError>> {
+        let Some(snapshots) = self.ctx.snapshots.clone() else {
+            return Ok(Err(QueryError::SnapshotUnavailable(
+                "processes cannot be queried during `info`".into(),
+            )));
+        };
+        if let Some(path) = &query.pid_file
+            && !self
+                .ctx
+                .grants
+                .pid_files
+                .iter()
+                .any(|p| p.as_os_str() == path.as_str())
+        {
+            // Said without touching the file: the answer must not tell
+            // whether an ungranted path exists.
+            return Ok(Err(QueryError::PidFileNotGranted(format!(
+                "pid file {path:?} is not granted to this instance: only paths its \
+                 configuration names (e.g. `pid_file`) may be read"
+            ))));
+        }
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        let snapshot = match tokio::time::timeout_at(deadline, snapshots.get()).await {
+            Err(_elapsed) => return Err(self.budget.fail(self.timeout)),
+            Ok(Err(e)) => {
+                return Ok(Err(QueryError::SnapshotUnavailable(format!(
+                    "reading the process list failed: {e:#}"
+                ))));
+            }
+            Ok(Ok(snapshot)) => snapshot,
+        };
+        let raw = self.ctx.grants.raw_command_lines;
+        let work = tokio::task::spawn_blocking(move || select(&snapshot, query, raw));
+        match tokio::time::timeout_at(deadline, work).await {
+            Err(_elapsed) => Err(self.budget.fail(self.timeout)),
+            Ok(Err(join)) => Err(wasmtime::format_err!("process query failed: {join}")),
+            Ok(Ok(result)) => Ok(result),
+        }
+    }
+}
+
+/// Run the query and build the guest's rows: the blocking part.
+fn select(
+    snapshot: &ProcessSnapshot,
+    query: wit::ProcessQuery,
+    raw: bool,
+) -> Result<wit::ProcessSnapshot, QueryError> {
+    let query = snapshot::ProcessQuery {
+        all: query.all,
+        names: query.names,
+        cmdline_patterns: query.cmdline_patterns,
+        pids: query.pids,
+        pid_file: query.pid_file.map(Into::into),
+        include_children: query.include_children,
+        user: query.user,
+    };
+    let rows = snapshot.query(&query).map_err(to_wit_error)?;
+    let _ = raw;
+    Ok(wit::ProcessSnapshot {
+        taken_at: snapshot.taken_at,
+        host_cpu_time: snapshot.host_cpu_time,
+        num_cpus: snapshot.num_cpus,
+        total_memory: snapshot.total_memory,
+        processes: rows.into_iter().map(to_wit_process).collect(),
+    })
+}
+
+fn to_wit_error(error: snapshot::QueryError) -> QueryError {
+    use snapshot::QueryError as E;
+    let message = error.to_string();
+    match error {
+        E::InvalidPattern { .. } => QueryError::InvalidQuery(message),
+        E::PidFileUnreadable { .. } => QueryError::PidFileUnreadable(message),
+        E::PidFileWithoutPid { .. } => QueryError::PidFileWithoutPid(message),
+    }
+}
+
+fn to_wit_process(row: &ProcessRow) -> wit::Process {
+    wit::Process {
+        pid: row.pid,
+        ppid: row.ppid,
+        name: row.name.clone(),
+        cmdline: row.cmdline.clone(),
+        uid: row.uid,
+        user: row.user.clone(),
+        state: row.state.to_string(),
+        start_time: row.start_time,
+        cpu_user: row.cpu_user,
+        cpu_system: row.cpu_system,
+        rss: row.rss,
+        vms: row.vms,
+        shared: row.shared,
+        threads: row.threads,
+        open_fds: row.open_fds,
+        io: row.io.as_ref().map(|io| wit::IoCounters {
+            read_count: io.read_count,
+            write_count: io.write_count,
+            read_bytes: io.read_bytes,
+            write_bytes: io.write_bytes,
+        }),
+        voluntary_ctx_switches: row.voluntary_ctx_switches,
+        involuntary_ctx_switches: row.involuntary_ctx_switches,
+        minor_faults: row.minor_faults,
+        major_faults: row.major_faults,
+        children_minor_faults: row.children_minor_faults,
+        children_major_faults: row.children_major_faults,
+        denied: row.denied.iter().map(|d| d.to_string()).collect(),
+    }
+}

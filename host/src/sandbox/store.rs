@@ -1,0 +1,140 @@
+//! Building a store for one instance: its data ([`HostState`]: WASI
+//! reduced to nothing, the capabilities' contexts, the budget) and the
+//! per-call arming of the deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::budget::Budget;
+use super::capabilities::log::LogCtx;
+use super::capabilities::metrics::MetricsCtx;
+use super::capabilities::output::CapturedOutput;
+use super::capabilities::processes::{ProcessGrants, ProcessesCtx};
+use super::capabilities::reporting::ReportingCtx;
+use super::limits::{LimitHit, Limits};
+use super::submissions::Submissions;
+use crate::snapshot::SnapshotService;
+
+/// Slack on top of the submission budget for one host call's lifted bytes
+/// (record headers, a log line): only a call that could never fit the
+/// budget hits wasmtime's own per-call cap.
+const HOSTCALL_SLACK: usize = 64 << 10;
+
+/// What a store serves: one instance, or a plugin's `info` call.
+pub struct StoreSetup {
+    /// Attached to the check's log lines.
+    pub instance_id: Arc<str>,
+    /// The hostname checks are told about.
+    pub hostname: Arc<str>,
+    /// None for `info`: it may not query the host.
+    pub snapshots: Option<Arc<SnapshotService>>,
+    pub grants: ProcessGrants,
+    pub limits: Limits,
+    /// What running out of time is reported as.
+    pub timeout: LimitHit,
+}
+
+/// The data of one instance's store.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) budget: Budget,
+    pub(super) output: CapturedOutput,
+    pub(super) metrics: MetricsCtx,
+    pub(super) reporting: ReportingCtx,
+    pub(super) log: LogCtx,
+    pub(super) processes: ProcessesCtx,
+    /// When the current call must end.
+    pub(super) deadline: Instant,
+    /// What running out of time is reported as.
+    pub(super) timeout: LimitHit,
+}
+
+impl HostState {
+    /// Everything the current run submitted, handed over.
+    pub(super) fn take_submissions(&mut self) -> Submissions {
+        Submissions {
+            metrics: self.metrics.take(),
+            service_checks: std::mem::take(&mut self.reporting.service_checks),
+            events: std::mem::take(&mut self.reporting.events),
+            metadata: std::mem::take(&mut self.reporting.metadata),
+        }
+    }
+
+    /// The limit that stopped the call: one a capability or the limiter
+    /// recorded, else an output overflow.
+    pub(super) fn limit_hit(&self, overflowed: bool) -> Option<LimitHit> {
+        self.budget
+            .hit()
+            .or(overflowed.then(|| LimitHit::Output(self.output.capacity())))
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A store whose WASI is reduced to clocks, random and capped
+/// stdout/stderr: no files, no environment, no arguments, no network,
+/// stdin closed. Every memory and table it creates is charged to its
+/// budget; a guest that spins is interrupted at the deadline.
+pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> {
+    let output = CapturedOutput::new(setup.limits.max_output_bytes);
+    let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+        .stdout(output.clone())
+        .stderr(output.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let fuel = setup
+        .limits
+        .max_submission_bytes
+        .max(setup.limits.max_output_bytes)
+        .saturating_add(HOSTCALL_SLACK);
+    let state = HostState {
+        wasi,
+        table: ResourceTable::new(),
+        budget: Budget::new(setup.limits),
+        log: LogCtx::new(setup.instance_id, output.clone()),
+        output,
+        metrics: MetricsCtx::new(setup.hostname),
+        reporting: ReportingCtx::default(),
+        processes: ProcessesCtx::new(setup.snapshots, setup.grants),
+        deadline: Instant::now(),
+        timeout: setup.timeout,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.budget);
+    store.set_hostcall_fuel(fuel);
+    // On every epoch tick: past the deadline, interrupt the guest;
+    // otherwise yield to the async runtime so other instances and timers
+    // make progress.
+    store.epoch_deadline_callback(|mut ctx| {
+        if Instant::now() < ctx.data().deadline {
+            return Ok(UpdateDeadline::Yield(1));
+        }
+        let timeout = ctx.data().timeout;
+        Err(ctx.data_mut().budget.fail(timeout))
+    });
+    store
+}
+
+/// Start a call (`configure` or `run`): reset the per-run budget and what
+/// was submitted, and arm the deadline.
+pub(super) fn begin_call(store: &mut Store<HostState>, timeout: Duration) {
+    let state = store.data_mut();
+    state.take_submissions();
+    state.budget.begin_call();
+    state.deadline = Instant::now() + timeout;
+    store.set_epoch_deadline(1);
+}
