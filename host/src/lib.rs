@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod escape;
 pub mod goyaml;
 pub mod pyregex;
 pub mod resolve;
