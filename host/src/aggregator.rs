@@ -14,14 +14,39 @@
 //! A sample whose value (or timestamp) is NaN or infinite is dropped on
 //! [`add`](Aggregator::add): it cannot be sent as JSON and would poison every
 //! sum, average and baseline it touched.
+//!
+//! What a check can make the host hold is bounded: at most
+//! [`with_max_contexts`](Aggregator::with_max_contexts) contexts live at
+//! once (a sample of a new series beyond that is dropped, and
+//! [`context_limit_hit`](Aggregator::context_limit_hit) says so after the
+//! flush), and a rate or monotonic_count context is forgotten after
+//! [`MAX_IDLE_FLUSHES`] flushes without a sample.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt;
 
 /// A stateful context that received no sample for this long is forgotten,
 /// like the Agent's context expiry: a counter that comes back after a day is
 /// a new counter, not a delta against a day-old value.
 const CONTEXT_EXPIRY_SECS: f64 = 25.0 * 3600.0;
+
+/// A stateful context that received no sample in this many flushes in a
+/// row is forgotten, even before [`CONTEXT_EXPIRY_SECS`].
+///
+/// The Agent's 25 h alone does not bound memory: at a 15 s interval that is
+/// 6 000 runs, and a check that tags a rate with something that changes
+/// every run (a pid, a request id) would keep every run's contexts for a
+/// day. Counting flushes bounds what idle contexts hold to the new series
+/// of the last 10 runs, whatever the interval. The cost is small: a series
+/// that misses 10 runs in a row (150 s at the default interval) restarts
+/// from a fresh baseline and loses one point, which is what a restart of
+/// the runner costs it too; a derivative across that gap would average over
+/// an outage rather than describe it. With long intervals (10 flushes >
+/// 25 h) the Agent's 25 h comes first, as before. Failed runs flush too,
+/// so a check failing 10 times in a row also starts over.
+pub const MAX_IDLE_FLUSHES: u32 = 10;
 
 /// Datadog's default `histogram_percentiles` (0.95), as an exact fraction
 /// `(numerator, denominator)` with the series-name suffix.
@@ -109,6 +134,15 @@ struct ContextKey {
     kind: MetricType,
 }
 
+impl ContextKey {
+    /// The text this key holds: what [`Aggregator::held_bytes`] counts.
+    fn text_bytes(&self) -> usize {
+        self.name.len()
+            + self.tags.iter().map(String::len).sum::<usize>()
+            + self.host.as_ref().map_or(0, String::len)
+    }
+}
+
 /// Per-context state.
 #[derive(Debug, Default)]
 struct Context {
@@ -124,28 +158,118 @@ struct Context {
     compared: bool,
     /// `now` of the last flush that committed a sample, for expiry.
     last_seen: f64,
+    /// Flushes in a row without a sample, for [`MAX_IDLE_FLUSHES`].
+    idle_flushes: u32,
 }
+
+/// Samples of new series were dropped because the aggregator already held
+/// its maximum number of contexts (`limits.max_contexts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextLimitHit {
+    /// The cap, as given to [`Aggregator::with_max_contexts`].
+    pub limit: usize,
+    /// Samples dropped in the flush (not distinct series).
+    pub dropped: u64,
+}
+
+impl fmt::Display for ContextLimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { limit, dropped } = self;
+        let (samples, were) = if *dropped == 1 {
+            ("sample", "was")
+        } else {
+            ("samples", "were")
+        };
+        write!(
+            f,
+            "run needed more than {limit} metric contexts (limits.max_contexts; series kept \
+             from earlier runs count too): {dropped} {samples} of new series {were} dropped"
+        )
+    }
+}
+
+impl std::error::Error for ContextLimitHit {}
 
 /// Aggregates the samples of one check instance into Datadog series.
 ///
 /// Keep it for the instance's lifetime: rate and monotonic_count need the
 /// previous run's sample.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Aggregator {
     contexts: HashMap<ContextKey, Context>,
+    /// At most this many contexts at once (stateless ones of the current
+    /// run included).
+    max_contexts: usize,
+    /// Sum of [`ContextKey::text_bytes`] over `contexts`.
+    held_bytes: usize,
+    /// Samples dropped by the cap since the last flush.
+    dropped: u64,
+    /// What the last flush reports through `context_limit_hit`.
+    dropped_in_last_flush: u64,
+}
+
+impl Default for Aggregator {
+    fn default() -> Self {
+        Self {
+            contexts: HashMap::new(),
+            max_contexts: usize::MAX,
+            held_bytes: 0,
+            dropped: 0,
+            dropped_in_last_flush: 0,
+        }
+    }
 }
 
 impl Aggregator {
     /// An aggregator with no context yet, for a newly scheduled instance.
+    /// No cap on contexts: see [`with_max_contexts`](Self::with_max_contexts).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Caps the contexts (distinct series) held at once at `max`: a sample
+    /// that would create one more is dropped, while samples of existing
+    /// contexts are still aggregated. Contexts kept between runs (rate and
+    /// monotonic_count baselines) count as well as those of the current
+    /// run, so what the host holds for this instance stays bounded. A check
+    /// whose series are the same every run needs at most as many contexts
+    /// as it submits samples per run.
+    pub fn with_max_contexts(mut self, max: usize) -> Self {
+        self.max_contexts = max;
+        self
+    }
+
+    /// Contexts held now: stateful ones kept between runs, plus those of
+    /// samples added since the last flush.
+    pub fn live_contexts(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// Bytes of text the live contexts hold: metric names, tags and
+    /// hostnames. The map and allocations come on top (about 170 bytes a
+    /// context and 24 a tag, plus allocator rounding), as do the 16 bytes
+    /// of each sample pending until the flush.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Whether the last [`flush`](Self::flush) had samples of new series
+    /// dropped by the [cap](Self::with_max_contexts), and how many: the
+    /// caller fails the run with it.
+    pub fn context_limit_hit(&self) -> Option<ContextLimitHit> {
+        (self.dropped_in_last_flush > 0).then_some(ContextLimitHit {
+            limit: self.max_contexts,
+            dropped: self.dropped_in_last_flush,
+        })
     }
 
     /// Queues a sample for the next [`flush`](Self::flush).
     ///
     /// Nothing is computed yet, because rates and gauges depend on which
     /// samples belong to the same run. Samples with a NaN or infinite value
-    /// or timestamp are dropped.
+    /// or timestamp are dropped, and so are samples of a new context when
+    /// [`live_contexts`](Self::live_contexts) is at the cap (counted for
+    /// [`context_limit_hit`](Self::context_limit_hit)).
     pub fn add(&mut self, sample: Sample) {
         if !sample.value.is_finite() || !sample.timestamp.is_finite() {
             return;
@@ -159,20 +283,32 @@ impl Aggregator {
             host: sample.hostname.filter(|h| !h.is_empty()),
             kind: sample.kind,
         };
-        self.contexts
-            .entry(key)
-            .or_default()
-            .pending
-            .push((sample.value, sample.timestamp));
+        let full = self.contexts.len() >= self.max_contexts;
+        let ctx = match self.contexts.entry(key) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(_) if full => {
+                self.dropped += 1;
+                return;
+            }
+            Entry::Vacant(entry) => {
+                self.held_bytes += entry.key().text_bytes();
+                entry.insert(Context::default())
+            }
+        };
+        ctx.pending.push((sample.value, sample.timestamp));
     }
 
     /// Commit what was added since the last flush: called once after every run.
     ///
     /// `now` (Unix seconds) stamps every point and drives the 25 h expiry of
-    /// stateful contexts; `interval_secs` is the instance's collection
-    /// interval, which a histogram's `.count` rate is divided by. Returns the
-    /// series sorted by (metric, tags, host) so output is reproducible.
+    /// stateful contexts (which also expire after [`MAX_IDLE_FLUSHES`]
+    /// flushes without a sample); `interval_secs` is the instance's
+    /// collection interval, which a histogram's `.count` rate is divided by.
+    /// Returns the series sorted by (metric, tags, host) so output is
+    /// reproducible. Afterwards [`context_limit_hit`](Self::context_limit_hit)
+    /// tells whether the cap dropped samples since the previous flush.
     pub fn flush(&mut self, now: f64, interval_secs: u64) -> Vec<Series> {
+        self.dropped_in_last_flush = std::mem::take(&mut self.dropped);
         let mut out = Vec::new();
         for (key, ctx) in &mut self.contexts {
             if ctx.baseline.is_some() && now - ctx.last_seen > CONTEXT_EXPIRY_SECS {
@@ -180,8 +316,10 @@ impl Aggregator {
                 ctx.compared = false;
             }
             if ctx.pending.is_empty() {
+                ctx.idle_flushes += 1;
                 continue;
             }
+            ctx.idle_flushes = 0;
             ctx.last_seen = now;
             let mut emit = |suffix: &str, kind: SeriesType, value: f64| {
                 // A sum can still overflow to infinity; JSON cannot carry it.
@@ -240,7 +378,15 @@ impl Aggregator {
         }
         // Stateless contexts, and stateful ones just expired, hold nothing
         // worth keeping.
-        self.contexts.retain(|_, ctx| ctx.baseline.is_some());
+        let mut freed = 0;
+        self.contexts.retain(|key, ctx| {
+            let keep = ctx.baseline.is_some() && ctx.idle_flushes < MAX_IDLE_FLUSHES;
+            if !keep {
+                freed += key.text_bytes();
+            }
+            keep
+        });
+        self.held_bytes -= freed;
         out.sort_by(compare_series);
         out
     }
@@ -613,11 +759,12 @@ mod tests {
     }
 
     #[test]
-    fn stateful_contexts_expire_after_25_hours_without_samples() {
+    fn stateful_contexts_expire_after_25_hours_when_flushes_are_rare() {
         const H25: f64 = 25.0 * 3600.0;
         let mut agg = Aggregator::new();
         run(&mut agg, MetricType::Rate, &[0.0], 0.0);
         run(&mut agg, MetricType::MonotonicCount, &[0.0], 0.0);
+        // Fewer than MAX_IDLE_FLUSHES idle flushes: only the 25 h apply.
         assert!(agg.flush(H25, INTERVAL).is_empty());
         assert_eq!(agg.contexts.len(), 2, "expired at exactly 25 h");
         assert!(agg.flush(H25 + 1.0, INTERVAL).is_empty());
@@ -633,6 +780,153 @@ mod tests {
         // Control: within 25 h the baseline is used.
         let out = run(&mut agg, MetricType::Rate, &[136.0], 2.0 * H25);
         assert_eq!(only(&out), (SeriesType::Gauge, 36.0 / (H25 - 1.0)));
+    }
+
+    #[test]
+    fn stateful_contexts_expire_after_10_flushes_without_samples() {
+        let mut agg = Aggregator::new();
+        agg.add(sample("m", MetricType::Rate, 0.0, 0.0));
+        agg.add(sample("m", MetricType::MonotonicCount, 0.0, 0.0));
+        agg.flush(0.0, INTERVAL);
+        let ts = |flush: u32| f64::from(flush) * INTERVAL as f64;
+        for flush in 1..MAX_IDLE_FLUSHES {
+            assert!(agg.flush(ts(flush), INTERVAL).is_empty());
+        }
+        assert_eq!(agg.live_contexts(), 2, "expired before 10 idle flushes");
+        // After 9 idle flushes the rate's baseline is still used; this
+        // flush is the monotonic_count's 10th without a sample.
+        let out = run(&mut agg, MetricType::Rate, &[150.0], ts(10));
+        assert_eq!(only(&out), (SeriesType::Gauge, 1.0));
+        assert_eq!(agg.live_contexts(), 1, "monotonic_count kept");
+        assert!(!agg.awaiting_second_sample());
+        // So the monotonic_count starts over from a new baseline.
+        assert!(run(&mut agg, MetricType::MonotonicCount, &[100.0], ts(11)).is_empty());
+        assert!(agg.awaiting_second_sample());
+
+        // 10 idle flushes in a row expire the rate too.
+        for flush in 12..22 {
+            agg.flush(ts(flush), INTERVAL);
+        }
+        assert!(agg.contexts.is_empty());
+        assert_eq!(agg.held_bytes(), 0);
+        assert!(run(&mut agg, MetricType::Rate, &[500.0], ts(22)).is_empty());
+    }
+
+    /// A sample of metric `m` whose one tag is `tag`.
+    fn tagged(kind: MetricType, tag: &str, value: f64, ts: f64) -> Sample {
+        Sample {
+            tags: vec![tag.to_owned()],
+            ..sample("m", kind, value, ts)
+        }
+    }
+
+    #[test]
+    fn cap_drops_new_contexts_but_keeps_updating_existing_ones() {
+        let mut agg = Aggregator::new().with_max_contexts(2);
+        agg.add(sample("a", MetricType::Rate, 0.0, 0.0));
+        agg.add(sample("b", MetricType::Gauge, 1.0, 0.0));
+        agg.add(sample("c", MetricType::Gauge, 1.0, 0.0));
+        // Same name, other type: another context, dropped too.
+        agg.add(sample("b", MetricType::Count, 1.0, 0.0));
+        agg.add(sample("b", MetricType::Gauge, 2.0, 0.0));
+        assert_eq!(agg.live_contexts(), 2);
+        let out = agg.flush(0.0, INTERVAL);
+        let got: Vec<_> = out
+            .iter()
+            .map(|s| (s.metric.as_str(), s.points[0].1))
+            .collect();
+        assert_eq!(got, [("b", 2.0)]);
+        assert_eq!(
+            agg.context_limit_hit(),
+            Some(ContextLimitHit {
+                limit: 2,
+                dropped: 2
+            })
+        );
+
+        // The rate's baseline is kept, the gauge's context freed: one new
+        // context fits again, the next one does not.
+        agg.add(sample("a", MetricType::Rate, 30.0, 15.0));
+        agg.add(sample("c", MetricType::Gauge, 3.0, 15.0));
+        agg.add(sample("d", MetricType::Gauge, 4.0, 15.0));
+        let out = agg.flush(15.0, INTERVAL);
+        let got: Vec<_> = out
+            .iter()
+            .map(|s| (s.metric.as_str(), s.points[0].1))
+            .collect();
+        assert_eq!(got, [("a", 2.0), ("c", 3.0)]);
+        let hit = agg.context_limit_hit().expect("d dropped");
+        assert_eq!(hit.dropped, 1);
+        assert!(
+            hit.to_string()
+                .ends_with(": 1 sample of new series was dropped")
+        );
+
+        // Reported per flush.
+        agg.add(sample("a", MetricType::Rate, 45.0, 30.0));
+        assert_eq!(only(&agg.flush(30.0, INTERVAL)), (SeriesType::Gauge, 1.0));
+        assert_eq!(agg.context_limit_hit(), None);
+    }
+
+    #[test]
+    fn expiry_frees_contexts_so_new_ones_fit_again() {
+        let mut agg = Aggregator::new().with_max_contexts(2);
+        // A check that tags its counter with something new every run.
+        agg.add(tagged(MetricType::MonotonicCount, "run:0", 1.0, 0.0));
+        agg.add(tagged(MetricType::MonotonicCount, "run:1", 1.0, 0.0));
+        agg.flush(0.0, INTERVAL);
+        let per_context = "m".len() + "run:0".len() + "h1".len();
+        assert_eq!(agg.held_bytes(), 2 * per_context);
+        agg.add(tagged(MetricType::MonotonicCount, "run:2", 1.0, 15.0));
+        agg.flush(15.0, INTERVAL);
+        assert_eq!(agg.context_limit_hit().map(|hit| hit.dropped), Some(1));
+        assert_eq!(agg.live_contexts(), 2);
+        for flush in 2..=MAX_IDLE_FLUSHES {
+            agg.flush(f64::from(flush) * 15.0, INTERVAL);
+        }
+        assert_eq!(agg.live_contexts(), 0);
+        assert_eq!(agg.held_bytes(), 0);
+        agg.add(tagged(MetricType::MonotonicCount, "run:2", 1.0, 165.0));
+        agg.flush(165.0, INTERVAL);
+        assert_eq!(agg.context_limit_hit(), None);
+        assert_eq!(agg.held_bytes(), per_context);
+    }
+
+    #[test]
+    fn held_bytes_counts_key_text_and_goes_back_down() {
+        let mut agg = Aggregator::new();
+        assert_eq!(agg.held_bytes(), 0);
+        let mut s = sample("metric", MetricType::Gauge, 1.0, 0.0);
+        s.tags = vec!["b:2".into(), "a:1".into(), "b:2".into()];
+        agg.add(s.clone());
+        // Duplicate tags count once; the same context again adds nothing.
+        let first = "metric".len() + "a:1b:2".len() + "h1".len();
+        assert_eq!(agg.held_bytes(), first);
+        agg.add(s);
+        assert_eq!(agg.held_bytes(), first);
+        agg.add(sample("metric", MetricType::Gauge, 2.0, 0.0));
+        let mut no_host = sample("r", MetricType::Rate, 2.0, 0.0);
+        no_host.hostname = None;
+        agg.add(no_host);
+        let second = "metric".len() + "env:prod".len() + "h1".len();
+        let third = "r".len() + "env:prod".len();
+        assert_eq!(agg.held_bytes(), first + second + third);
+        agg.flush(0.0, INTERVAL);
+        // The gauges are freed, the rate's baseline is kept.
+        assert_eq!(agg.held_bytes(), "r".len() + "env:prod".len());
+    }
+
+    #[test]
+    fn context_limit_hit_names_the_setting() {
+        let hit = ContextLimitHit {
+            limit: 2000,
+            dropped: 37,
+        };
+        assert_eq!(
+            hit.to_string(),
+            "run needed more than 2000 metric contexts (limits.max_contexts; series kept \
+             from earlier runs count too): 37 samples of new series were dropped"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::aggregator::Series;
 use crate::collector::{Collected, Collector, EventOut, ServiceCheckOut};
 use crate::config::ConfigError;
 use crate::config::suggest::did_you_mean_hint;
+use crate::escape;
 use crate::resolve::{Environment, ResolvedInstance};
 use crate::sandbox::CheckInstance;
 
@@ -91,10 +92,13 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     let name = args.name.as_str();
     let filter = match args.instance_filter.as_deref().map(InstanceFilter::parse) {
         Some(Err(e)) => {
-            eprintln!(
-                "Error: invalid --instance-filter `{}`: {e} (understood: paths like `.name` \
-                 or `.tags[0]`, JSON literals, == != < <= > >=, and, or, `| not`, parentheses)",
-                args.instance_filter.as_deref().unwrap_or_default()
+            report(
+                "Error",
+                format_args!(
+                    "invalid --instance-filter `{}`: {e} (understood: paths like `.name` \
+                     or `.tags[0]`, JSON literals, == != < <= > >=, and, or, `| not`, parentheses)",
+                    args.instance_filter.as_deref().unwrap_or_default()
+                ),
             );
             return 2;
         }
@@ -107,16 +111,16 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
         if let Some(hint) = did_you_mean_hint(name, env.catalog.names()) {
             write!(message, "; {hint}").unwrap();
         }
-        eprintln!("Error: {message}");
+        report("Error", message);
         return 1;
     }
     let mut failed = false;
     for error in &resolution.errors {
-        eprintln!("Error: {error}");
+        report("Error", error);
         failed = true;
     }
     for warning in &resolution.warnings {
-        eprintln!("Warning: {warning}");
+        report("Warning", warning);
     }
     let mut selected = Vec::new();
     for resolved in &resolution.instances {
@@ -132,9 +136,9 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
-                    eprintln!(
-                        "Error: --instance-filter on instance {}: {e}",
-                        resolved.config.id
+                    report(
+                        "Error",
+                        format_args!("--instance-filter on instance {}: {e}", resolved.config.id),
                     );
                     return 1;
                 }
@@ -143,9 +147,9 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
         selected.push(resolved);
     }
     if selected.is_empty() {
-        eprintln!(
-            "Error: {}",
-            nothing_selected(env, args, &resolution.instances, &resolution.errors)
+        report(
+            "Error",
+            nothing_selected(env, args, &resolution.instances, &resolution.errors),
         );
         return 1;
     }
@@ -199,7 +203,14 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     i32::from(failed)
 }
 
-/// Why no instance was selected, and what there is.
+/// `<label>: <message>` on stderr, escaped for the terminal: messages
+/// quote what checks, their schemas and configurations said.
+fn report(label: &str, message: impl std::fmt::Display) {
+    eprintln!("{label}: {}", escape::for_terminal(&message.to_string()));
+}
+
+/// Why no instance was selected, and what there is (printed through
+/// [`report`], which escapes it, instance IDs included).
 fn nothing_selected(
     env: &Environment,
     args: &CheckArgs,
@@ -270,6 +281,7 @@ async fn run_once(run: &mut InstanceRun, last: bool) {
     let collected = run.collector.collect(&outcome);
     let error = outcome.result.as_ref().err().map(|e| e.to_string());
     if let Some(error) = &error {
+        let error = escape::for_terminal(error);
         tracing::error!(instance = run.instance.id(), "run failed: {error}");
     }
     run.stats.add(&RunCounts {
@@ -328,17 +340,44 @@ fn merge_series(series: Vec<Series>) -> Vec<Series> {
     merged
 }
 
+/// The tables `runner check` prints. Everything a check submitted goes
+/// through [`escape::for_terminal`] (cells in [`table::render`], the rest
+/// here), so a check cannot fake rows or drive the terminal.
 fn render_tables(runs: &[InstanceRun], times: u32) -> String {
-    let mut out = String::new();
-    let mut series: Vec<&Series> = runs.iter().flat_map(|r| &r.last_run.series).collect();
-    series.sort_by(|a, b| (&a.metric, &a.tags).cmp(&(&b.metric, &b.tags)));
     let last_note = if times > 1 {
         format!(" (last of {times} runs; --json has every point)")
     } else {
         String::new()
     };
-
+    let mut out = String::new();
     writeln!(out, "=== Series{last_note} ===").unwrap();
+    out.push_str(&series_table(
+        runs.iter().flat_map(|r| &r.last_run.series).collect(),
+    ));
+    writeln!(out, "\n=== Service Checks{last_note} ===").unwrap();
+    out.push_str(&service_checks_table(
+        runs.iter().flat_map(|r| &r.last_run.service_checks),
+    ));
+    writeln!(out, "\n=== Events{last_note} ===").unwrap();
+    out.push_str(&events_table(runs.iter().flat_map(|r| &r.last_run.events)));
+    writeln!(out, "\n=== Metadata ===").unwrap();
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .flat_map(|r| {
+            r.metadata
+                .iter()
+                .map(move |(k, v)| vec![r.stats.check_id.clone(), k.clone(), v.clone()])
+        })
+        .collect();
+    out.push_str(&table_or_none(&["INSTANCE", "KEY", "VALUE"], &rows));
+    for run in runs {
+        out.push_str(&instance_summary(run));
+    }
+    out
+}
+
+fn series_table(mut series: Vec<&Series>) -> String {
+    series.sort_by(|a, b| (&a.metric, &a.tags).cmp(&(&b.metric, &b.tags)));
     let rows: Vec<Vec<String>> = series
         .iter()
         .map(|s| {
@@ -350,12 +389,11 @@ fn render_tables(runs: &[InstanceRun], times: u32) -> String {
             vec![s.metric.clone(), kind_name(s), value, s.tags.join(", ")]
         })
         .collect();
-    out.push_str(&table_or_none(&["METRIC", "TYPE", "VALUE", "TAGS"], &rows));
+    table_or_none(&["METRIC", "TYPE", "VALUE", "TAGS"], &rows)
+}
 
-    writeln!(out, "\n=== Service Checks{last_note} ===").unwrap();
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .flat_map(|r| &r.last_run.service_checks)
+fn service_checks_table<'a>(service_checks: impl Iterator<Item = &'a ServiceCheckOut>) -> String {
+    let rows: Vec<Vec<String>> = service_checks
         .map(|sc| {
             vec![
                 sc.check.clone(),
@@ -365,15 +403,11 @@ fn render_tables(runs: &[InstanceRun], times: u32) -> String {
             ]
         })
         .collect();
-    out.push_str(&table_or_none(
-        &["CHECK", "STATUS", "TAGS", "MESSAGE"],
-        &rows,
-    ));
+    table_or_none(&["CHECK", "STATUS", "TAGS", "MESSAGE"], &rows)
+}
 
-    writeln!(out, "\n=== Events{last_note} ===").unwrap();
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .flat_map(|r| &r.last_run.events)
+fn events_table<'a>(events: impl Iterator<Item = &'a EventOut>) -> String {
+    let rows: Vec<Vec<String>> = events
         .map(|e| {
             vec![
                 e.title.clone(),
@@ -383,65 +417,58 @@ fn render_tables(runs: &[InstanceRun], times: u32) -> String {
             ]
         })
         .collect();
-    out.push_str(&table_or_none(&["TITLE", "ALERT", "TAGS", "TEXT"], &rows));
+    table_or_none(&["TITLE", "ALERT", "TAGS", "TEXT"], &rows)
+}
 
-    writeln!(out, "\n=== Metadata ===").unwrap();
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .flat_map(|r| {
-            r.metadata
-                .iter()
-                .map(move |(k, v)| vec![r.stats.check_id.clone(), k.clone(), v.clone()])
-        })
-        .collect();
-    out.push_str(&table_or_none(&["INSTANCE", "KEY", "VALUE"], &rows));
-
-    for run in runs {
-        let stats = &run.stats;
-        let state = if stats.last_error.is_empty() {
-            "OK"
-        } else {
-            "ERROR"
-        };
-        writeln!(out, "\n=== Instance {} [{state}] ===", stats.check_id).unwrap();
-        writeln!(out, "  Plugin: {}", run.instance.plugin().origin).unwrap();
-        writeln!(
-            out,
-            "  Total runs: {} ({} failed)",
-            stats.total_runs, stats.total_errors
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  Metric samples: last run {}, total {}",
-            run.last_run.metric_samples, stats.total_metric_samples
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  Service checks: {}, events: {}",
-            stats.total_service_checks, stats.total_events
-        )
-        .unwrap();
-        let average_ms = run.total_time.as_secs_f64() * 1000.0 / stats.total_runs.max(1) as f64;
-        writeln!(out, "  Average execution time: {average_ms:.2} ms").unwrap();
-        if !stats.last_error.is_empty() {
-            writeln!(out, "  Error: {}", stats.last_error).unwrap();
+/// An instance's run statistics, last error and captured output.
+fn instance_summary(run: &InstanceRun) -> String {
+    let mut out = String::new();
+    let stats = &run.stats;
+    let state = if stats.last_error.is_empty() {
+        "OK"
+    } else {
+        "ERROR"
+    };
+    let id = escape::for_terminal(&stats.check_id);
+    writeln!(out, "\n=== Instance {id} [{state}] ===").unwrap();
+    let plugin = run.instance.plugin().origin.to_string();
+    writeln!(out, "  Plugin: {}", escape::for_terminal(&plugin)).unwrap();
+    writeln!(
+        out,
+        "  Total runs: {} ({} failed)",
+        stats.total_runs, stats.total_errors
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  Metric samples: last run {}, total {}",
+        run.last_run.metric_samples, stats.total_metric_samples
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  Service checks: {}, events: {}",
+        stats.total_service_checks, stats.total_events
+    )
+    .unwrap();
+    let average_ms = run.total_time.as_secs_f64() * 1000.0 / stats.total_runs.max(1) as f64;
+    writeln!(out, "  Average execution time: {average_ms:.2} ms").unwrap();
+    if !stats.last_error.is_empty() {
+        writeln!(out, "  Error: {}", escape::for_terminal(&stats.last_error)).unwrap();
+    }
+    if !run.output.is_empty() {
+        writeln!(out, "  Output (stdout/stderr of the last run):").unwrap();
+        let lines: Vec<&str> = run.output.lines().collect();
+        for line in lines.iter().take(OUTPUT_LINES) {
+            writeln!(out, "    {}", clip(line, OUTPUT_LINE_CHARS)).unwrap();
         }
-        if !run.output.is_empty() {
-            writeln!(out, "  Output (stdout/stderr of the last run):").unwrap();
-            let lines: Vec<&str> = run.output.lines().collect();
-            for line in lines.iter().take(OUTPUT_LINES) {
-                writeln!(out, "    {}", clip(line, OUTPUT_LINE_CHARS)).unwrap();
-            }
-            if lines.len() > OUTPUT_LINES {
-                writeln!(
-                    out,
-                    "    … {} more lines (--json has all)",
-                    lines.len() - OUTPUT_LINES
-                )
-                .unwrap();
-            }
+        if lines.len() > OUTPUT_LINES {
+            writeln!(
+                out,
+                "    … {} more lines (--json has all)",
+                lines.len() - OUTPUT_LINES
+            )
+            .unwrap();
         }
     }
     out
@@ -451,10 +478,12 @@ fn render_tables(runs: &[InstanceRun], times: u32) -> String {
 const OUTPUT_LINES: usize = 20;
 const OUTPUT_LINE_CHARS: usize = 160;
 
+/// The first `max_chars` characters of a line of a check's output (`…`
+/// when there were more), escaped for the terminal.
 fn clip(line: &str, max_chars: usize) -> String {
     match line.char_indices().nth(max_chars) {
-        Some((end, _)) => format!("{}…", &line[..end]),
-        None => line.to_string(),
+        Some((end, _)) => format!("{}…", escape::for_terminal(&line[..end])),
+        None => escape::for_terminal(line).into_owned(),
     }
 }
 
@@ -479,5 +508,74 @@ fn list_or_none<'a>(items: impl Iterator<Item = &'a str>) -> String {
         "none".to_string()
     } else {
         items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregator::SeriesType;
+
+    /// Every way a check could try to break a row or drive the terminal.
+    const HOSTILE: &str = "x\nfake 1 gauge\r\u{1b}[2J\u{9b}31m";
+    const ESCAPED: &str = "x\\nfake 1 gauge\\r\\u{1b}[2J\\u{9b}31m";
+
+    /// The table's rows below its header, asserting it has exactly one.
+    fn single_row(table: &str) -> String {
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2, "{table:?}");
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        lines[1].to_owned()
+    }
+
+    #[test]
+    fn what_checks_submit_prints_as_one_row_with_visible_escapes() {
+        let series = Series {
+            metric: format!("m.{HOSTILE}"),
+            points: vec![(0.0, 1.0)],
+            tags: vec![format!("t:{HOSTILE}")],
+            host: HOSTILE.into(),
+            kind: SeriesType::Gauge,
+            interval: 15,
+        };
+        assert_eq!(
+            single_row(&series_table(vec![&series])),
+            format!("m.{ESCAPED}  gauge  1      t:{ESCAPED}")
+        );
+
+        let service_check = ServiceCheckOut {
+            check: format!("sc.{HOSTILE}"),
+            host_name: HOSTILE.into(),
+            timestamp: 0,
+            status: 2,
+            message: format!("down\n{HOSTILE}"),
+            tags: vec![format!("t:{HOSTILE}")],
+        };
+        let row = single_row(&service_checks_table([&service_check].into_iter()));
+        assert!(row.starts_with(&format!("sc.{ESCAPED}  CRITICAL  t:{ESCAPED}")));
+        assert!(row.ends_with(&format!("down\\n{ESCAPED}")), "{row}");
+
+        let event = EventOut {
+            title: HOSTILE.into(),
+            text: HOSTILE.into(),
+            timestamp: 0,
+            priority: "normal",
+            host: HOSTILE.into(),
+            alert_type: "info",
+            tags: vec![],
+            aggregation_key: None,
+        };
+        let row = single_row(&events_table([&event].into_iter()));
+        assert_eq!(row, format!("{ESCAPED}  info         {ESCAPED}"));
+    }
+
+    #[test]
+    fn output_lines_are_clipped_then_escaped() {
+        assert_eq!(clip("a\u{1b}[2Jb", 10), "a\\u{1b}[2Jb");
+        assert_eq!(clip("ab\u{9b}cd", 3), "ab\\u{9b}…");
+        assert_eq!(clip("abc", 3), "abc");
     }
 }

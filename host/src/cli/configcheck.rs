@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 use clap::Args;
 
 use crate::config::{ConfigError, ConfigFile, InstanceConfig, Limits};
+use crate::escape;
 use crate::resolve::{Environment, ResolvedInstance};
 use crate::scrub;
 
@@ -44,7 +45,7 @@ pub async fn execute(env: &Environment, args: &ConfigcheckArgs) -> i32 {
         out.push_str("=== Configuration errors ===\n");
         for error in &resolution.errors {
             let check = error.check.as_deref().unwrap_or("runner");
-            write!(out, "\n{check}: {error}\n").unwrap();
+            write!(out, "\n{}\n", untrusted(&format!("{check}: {error}"))).unwrap();
         }
     }
     for file in &resolution.files {
@@ -112,12 +113,12 @@ fn resolve_warnings(warnings: &[ConfigError]) -> String {
     }
     let mut out = String::from("\n=== Resolve warnings ===\n");
     for check in checks {
-        write!(out, "\n{check}\n").unwrap();
+        write!(out, "\n{}\n", untrusted(check)).unwrap();
         for warning in warnings
             .iter()
             .filter(|w| w.check.as_deref().unwrap_or("runner") == check)
         {
-            writeln!(out, "* {warning}").unwrap();
+            writeln!(out, "* {}", untrusted(&warning.to_string())).unwrap();
         }
     }
     out
@@ -142,12 +143,14 @@ fn verbose_details(resolved: &ResolvedInstance) -> String {
     let mut out = String::new();
     let config: &InstanceConfig = &resolved.config;
     match &resolved.plugin {
-        Some(plugin) => writeln!(
-            out,
-            "Plugin: {} ({} {}, sha256:{})",
-            plugin.origin, plugin.info.name, plugin.info.version, plugin.sha256
-        )
-        .unwrap(),
+        Some(plugin) => {
+            // Name and version are what the check says about itself.
+            let plugin = format!(
+                "{} ({} {}, sha256:{})",
+                plugin.origin, plugin.info.name, plugin.info.version, plugin.sha256
+            );
+            writeln!(out, "Plugin: {}", untrusted(&plugin)).unwrap();
+        }
         None => out.push_str("Plugin: none (see Configuration errors)\n"),
     }
     writeln!(out, "Interval: {}s", config.interval.as_secs_f64()).unwrap();
@@ -163,10 +166,20 @@ fn verbose_details(resolved: &ResolvedInstance) -> String {
     } else {
         out.push_str("Schema warnings:\n");
         for warning in &resolved.warnings {
-            writeln!(out, "  - {warning}").unwrap();
+            writeln!(out, "  - {}", untrusted(&warning.to_string())).unwrap();
         }
     }
     out
+}
+
+/// A message that may quote a check (what its `configure` rejected or
+/// warned about, its name and version) or a path, made one line of plain
+/// text: scrubbed first, while its lines are still lines and its tabs still
+/// white space for the scrubber's patterns, then escaped so it cannot fake
+/// lines of the report or drive the terminal. The whole report is scrubbed
+/// again at the end, which leaves this unchanged.
+fn untrusted(text: &str) -> String {
+    escape::for_terminal(&scrub::scrub_text(text)).into_owned()
 }
 
 fn describe_limits(limits: &Limits) -> String {
@@ -174,4 +187,29 @@ fn describe_limits(limits: &Limits) -> String {
         "timeout {}s, memory {} MiB, {} metric samples per run, {} KiB of output per run",
         limits.timeout, limits.memory_mib, limits.max_metrics, limits.max_output_kib
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_text_is_scrubbed_before_it_is_escaped() {
+        let text = "rejected: password\t: hunter2\n\u{1b}[2Jfake line";
+        assert_eq!(
+            untrusted(text),
+            "rejected: password\\t: \"********\"\\n\\u{1b}[2Jfake line"
+        );
+        // Escaped first, `\t` would no longer be white space to the
+        // scrubber's `password\s*:`, and the secret would show.
+        assert!(scrub::scrub_text(&escape::for_terminal(text)).contains("hunter2"));
+        let error = ConfigError::new("bad\r\u{9b}31mred")
+            .with_check("evil")
+            .with_instance(0);
+        let out = resolve_warnings(std::slice::from_ref(&error));
+        assert_eq!(
+            out,
+            "\n=== Resolve warnings ===\n\nevil\n* evil: instance #0: bad\\r\\u{9b}31mred\n"
+        );
+    }
 }

@@ -1,19 +1,31 @@
 //! Plain aligned text tables for terminal output.
 
+use std::borrow::Cow;
+
+use crate::escape;
+
 /// Render rows under a header with columns padded to their widest cell.
 /// The last column is never padded, so long tag lists do not add trailing
 /// spaces.
+///
+/// Cells are printed through [`escape::for_terminal`]: they hold what
+/// checks submitted, and a newline or escape sequence in one must show as
+/// text, not break the row or drive the terminal.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     let columns = header.len();
+    let header: Vec<Cow<str>> = header.iter().map(|h| escape::for_terminal(h)).collect();
+    let rows: Vec<Vec<Cow<str>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape::for_terminal(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
+    for row in std::iter::once(&header).chain(&rows) {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate().take(columns) {
             if i + 1 == columns {
@@ -57,6 +69,23 @@ mod tests {
             "NAME         TYPE       TAGS\n\
              a.long.name  gauge      x:1\n\
              b            monotonic\n"
+        );
+    }
+
+    #[test]
+    fn cells_are_escaped_and_aligned_as_printed() {
+        let out = render(
+            &["NAME", "TAGS"],
+            &[
+                vec!["a\nfake  row".into(), "x:1\u{1b}[2J".into()],
+                vec!["b".into(), "\u{9b}31m\r".into()],
+            ],
+        );
+        assert_eq!(
+            out,
+            "NAME          TAGS\n\
+             a\\nfake  row  x:1\\u{1b}[2J\n\
+             b             \\u{9b}31m\\r\n"
         );
     }
 
