@@ -159,7 +159,10 @@ fn verbose_extras_go_in_separate_sections_after_the_configs() {
             "\nInstance ID: misbehave:ca8be2a5a9949d68\n\
              Plugin: checks.d/misbehave.wasm (misbehave 0.1.0, sha256:{misbehave_sha})\n\
              Interval: 15s\n\
-             Limits: timeout 10s, memory 64 MiB, 10000 metric samples per run, 64 KiB of output per run\n\
+             Limits: timeout 10s, memory 64 MiB; per run: 10000 metric samples, 1000 service checks, \
+             100 events, 100 metadata entries, 4096 KiB submitted, 64 KiB of output; \
+             10000 live metric contexts\n\
+             Grants: processes (no files, scrubbed command lines); network: none\n\
              Status: valid\n\
              Schema warnings: none\n"
         )),
@@ -241,7 +244,7 @@ fn a_clean_conf_d_exits_zero_and_unknown_keys_alone_are_only_warnings() {
     let out = stdout(&output);
     assert!(!out.contains("=== Configuration errors ==="), "{out}");
     assert!(out.contains("Interval: 30s\n"), "{out}");
-    assert!(out.contains("Limits: timeout 2s, memory 64 MiB,"), "{out}");
+    assert!(out.contains("Limits: timeout 2s, memory 64 MiB;"), "{out}");
     assert!(out.contains("key `bogus_key`: unknown key"), "{out}");
     assert!(
         out.contains("key `thresholds.warnng`: unknown key; the check does not use it (fix: did you mean `warning`?)"),

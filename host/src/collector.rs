@@ -63,6 +63,10 @@ pub struct Collected {
     pub metadata: Vec<(String, String)>,
     /// Metric samples the check submitted (before aggregation).
     pub metric_samples: usize,
+    /// Why the run failed: the sandbox's error, else the metric context
+    /// cap (`limits.max_contexts`) when samples of new series were
+    /// dropped. Escaped, ready to print.
+    pub error: Option<String>,
 }
 
 /// Tag names Datadog calls generic: with `disable_generic_tags`, a check's
@@ -117,7 +121,7 @@ impl Collector {
         }
         runner_tags.extend(host_tags.iter().cloned());
         Self {
-            aggregator: Aggregator::new(),
+            aggregator: Aggregator::new().with_max_contexts(instance.limits.max_contexts),
             degeneralise_for,
             instance_tags,
             runner_tags,
@@ -175,12 +179,21 @@ impl Collector {
                 aggregation_key: event.aggregation_key.clone(),
             })
             .collect();
+        let series = self.aggregator.flush(timestamp, self.interval_secs);
+        let error = match &outcome.result {
+            Err(error) => Some(error.to_string()),
+            Ok(()) => self
+                .aggregator
+                .context_limit_hit()
+                .map(|hit| hit.to_string()),
+        };
         Collected {
-            series: self.aggregator.flush(timestamp, self.interval_secs),
+            series,
             service_checks,
             events,
             metadata: submissions.metadata.clone(),
             metric_samples,
+            error: error.map(|e| crate::escape::for_terminal(&e).into_owned()),
         }
     }
 

@@ -101,17 +101,19 @@ async fn run_instance(mut scheduled: Scheduled, start: Instant, sink: Arc<dyn Si
         match &outcome.result {
             Err(error) if error.before_configured() => {
                 let wait = backoff.failed();
+                let error = crate::escape::for_terminal(&error.to_string()).into_owned();
                 tracing::warn!(
                     instance = scheduled.config.id,
                     "{error}; retrying in {}s",
                     wait.as_secs()
                 );
             }
-            Err(error) => {
+            _ => {
                 backoff.succeeded();
-                tracing::warn!(instance = scheduled.config.id, "run failed: {error}");
+                if let Some(error) = &collected.error {
+                    tracing::warn!(instance = scheduled.config.id, "run failed: {error}");
+                }
             }
-            Ok(()) => backoff.succeeded(),
         }
         sink.emit(&scheduled.config, &outcome, &collected);
     }

@@ -279,9 +279,8 @@ fn start(env: &Environment, resolved: &ResolvedInstance) -> Option<InstanceRun> 
 async fn run_once(run: &mut InstanceRun, last: bool) {
     let outcome = run.instance.run().await;
     let collected = run.collector.collect(&outcome);
-    let error = outcome.result.as_ref().err().map(|e| e.to_string());
+    let error = collected.error.clone();
     if let Some(error) = &error {
-        let error = escape::for_terminal(error);
         tracing::error!(instance = run.instance.id(), "run failed: {error}");
     }
     run.stats.add(&RunCounts {

@@ -23,6 +23,7 @@ use clap::Args;
 use crate::config::{ConfigError, ConfigFile, InstanceConfig, Limits};
 use crate::escape;
 use crate::resolve::{Environment, ResolvedInstance};
+use crate::sandbox::ProcessGrants;
 use crate::scrub;
 
 #[derive(Debug, Args)]
@@ -155,6 +156,7 @@ fn verbose_details(resolved: &ResolvedInstance) -> String {
     }
     writeln!(out, "Interval: {}s", config.interval.as_secs_f64()).unwrap();
     writeln!(out, "Limits: {}", describe_limits(&config.limits)).unwrap();
+    writeln!(out, "Grants: {}", describe_grants(&resolved.grants)).unwrap();
     let status = if resolved.errors.is_empty() {
         "valid"
     } else {
@@ -184,9 +186,39 @@ fn untrusted(text: &str) -> String {
 
 fn describe_limits(limits: &Limits) -> String {
     format!(
-        "timeout {}s, memory {} MiB, {} metric samples per run, {} KiB of output per run",
-        limits.timeout, limits.memory_mib, limits.max_metrics, limits.max_output_kib
+        "timeout {}s, memory {} MiB; per run: {} metric samples, {} service checks, \
+         {} events, {} metadata entries, {} KiB submitted, {} KiB of output; \
+         {} live metric contexts",
+        limits.timeout,
+        limits.memory_mib,
+        limits.max_metrics,
+        limits.max_service_checks,
+        limits.max_events,
+        limits.max_metadata,
+        limits.max_submission_kib,
+        limits.max_output_kib,
+        limits.max_contexts,
     )
+}
+
+/// What the instance's configuration lets its check see of the host.
+fn describe_grants(grants: &ProcessGrants) -> String {
+    let files = if grants.pid_files.is_empty() {
+        "no files".to_string()
+    } else {
+        let paths: Vec<String> = grants
+            .pid_files
+            .iter()
+            .map(|p| format!("{:?}", p.display().to_string()))
+            .collect();
+        format!("pid files {}", paths.join(", "))
+    };
+    let cmdlines = if grants.raw_command_lines {
+        "raw command lines"
+    } else {
+        "scrubbed command lines"
+    };
+    format!("processes ({files}, {cmdlines}); network: none")
 }
 
 #[cfg(test)]

@@ -108,12 +108,12 @@ impl Sink for JsonLines {
             check: &instance.check,
             timestamp: unix_seconds(outcome.started_at),
             duration_ms: outcome.duration.as_secs_f64() * 1000.0,
-            status: if outcome.result.is_ok() {
+            status: if collected.error.is_none() {
                 "ok"
             } else {
                 "error"
             },
-            error: outcome.result.as_ref().err().map(|e| e.to_string()),
+            error: collected.error.clone(),
             series: &collected.series,
             service_checks: &collected.service_checks,
             events: &collected.events,

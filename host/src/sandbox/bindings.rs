@@ -17,5 +17,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub(crate) use exports::runner::check::check::CheckInfo;
-pub(crate) use runner::check::{log, metrics, processes, reporting};
+pub(crate) use self::exports::runner::check::check::CheckInfo;
+pub(crate) use self::runner::check::{log, metrics, processes, reporting};

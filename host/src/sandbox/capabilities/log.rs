@@ -66,7 +66,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
 
 impl Host for View<'_> {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        if self.ctx.output.charge_log(message.len()).is_err() {
+        if !self.ctx.output.charge_log(message.len()) {
             let hit = LimitHit::Output(self.ctx.output.capacity());
             return Err(self.budget.fail(hit));
         }

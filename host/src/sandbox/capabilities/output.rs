@@ -63,15 +63,16 @@ impl CapturedOutput {
         (text, overflowed)
     }
 
-    /// Count `bytes` written through `log` against the cap.
-    pub fn charge_log(&self, bytes: usize) -> Result<(), ()> {
+    /// Count `bytes` written through `log` against the cap; false (and
+    /// the overflow recorded) when they do not fit.
+    pub fn charge_log(&self, bytes: usize) -> bool {
         let mut buffer = self.lock();
         if bytes > self.capacity - buffer.used() {
             buffer.overflowed = true;
-            return Err(());
+            return false;
         }
         buffer.logged += bytes;
-        Ok(())
+        true
     }
 
     fn append(&self, bytes: &[u8]) -> Result<(), ()> {
