@@ -80,7 +80,11 @@ impl Environment {
         let hostname = runner.hostname.clone().unwrap_or_default();
         let configs = config::load(&runner, &env);
         let catalog = Catalog::discover(&runner.checks_d);
-        let sandbox = Sandbox::new(runner.cache_dir.clone(), sizing(&configs)).map_err(|e| {
+        let sizing = Sizing {
+            pooling: runner.instance_pool,
+            ..sizing(&configs)
+        };
+        let sandbox = Sandbox::new(runner.cache_dir.clone(), sizing).map_err(|e| {
             Box::new(ConfigError::new(format!(
                 "cannot start the WebAssembly engine: {e:#}"
             )))

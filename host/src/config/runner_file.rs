@@ -20,7 +20,8 @@ use super::yaml::{parse_yaml, to_json};
 /// Every key is optional. Relative paths are resolved against the directory
 /// of the runner.yaml that sets them. Environment variables override the
 /// file: `RUNNER_CONF_D`, `RUNNER_CHECKS_D`, `RUNNER_HOSTNAME`, `RUNNER_TAGS`
-/// (comma-separated), `RUNNER_CACHE_DIR`, and one per limit:
+/// (comma-separated), `RUNNER_CACHE_DIR`, `RUNNER_INSTANCE_POOL`, and one
+/// per limit:
 /// `RUNNER_TIMEOUT`, `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`,
 /// `RUNNER_MAX_SERVICE_CHECKS`, `RUNNER_MAX_EVENTS`, `RUNNER_MAX_METADATA`,
 /// `RUNNER_MAX_SUBMISSION_KIB`, `RUNNER_MAX_OUTPUT_KIB`,
@@ -47,6 +48,12 @@ pub struct RunnerConfig {
     /// Where compiled plugins are cached so restarts skip compilation.
     /// Default: `$XDG_CACHE_HOME/runner`, else `~/.cache/runner`.
     pub cache_dir: Option<PathBuf>,
+    /// Reserve a pool of instance slots at start, sized from the configured
+    /// instances, so a fresh instance costs microseconds. `false` allocates
+    /// every instance on demand (for hosts with little address space, e.g.
+    /// a low `ulimit -v`; the runner also falls back by itself when the
+    /// pool cannot be reserved). Default: true.
+    pub instance_pool: bool,
 }
 
 impl Default for RunnerConfig {
@@ -58,6 +65,7 @@ impl Default for RunnerConfig {
             tags: Vec::new(),
             limits: Limits::default(),
             cache_dir: None,
+            instance_pool: true,
         }
     }
 }
@@ -193,6 +201,10 @@ impl RunnerConfig {
         }
         if let Some(v) = get("RUNNER_CACHE_DIR") {
             self.cache_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("RUNNER_INSTANCE_POOL") {
+            self.instance_pool =
+                super::schema::affirmative(&serde_json::Value::String(v)) == Some(true);
         }
         let env_error = |name: &str, message: String, example: &str| {
             ConfigError::new(format!("environment variable `{name}`: {message}"))
