@@ -23,6 +23,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cmdline_scrub::Scrubber;
+
 pub use query::{
     MAX_PATTERN_BYTES, MAX_PATTERNS, PATTERN_CACHE_BYTES, ProcessQuery, QueryError, QueryOptions,
     Selection, read_pid_file,
@@ -103,6 +105,14 @@ pub struct ProcessRow {
     pub denied: Vec<&'static str>,
 }
 
+impl ProcessRow {
+    /// [`cmdline`](Self::cmdline) as `scrubber` leaves it: what a check
+    /// should be shown (see [`crate::cmdline_scrub`]).
+    pub fn scrubbed_cmdline(&self, scrubber: &Scrubber) -> Vec<String> {
+        scrubber.scrub(&self.cmdline)
+    }
+}
+
 /// One read of `/proc` for the whole host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessSnapshot {
@@ -160,11 +170,13 @@ impl ProcessSnapshot {
             q,
             &QueryOptions {
                 deadline: Some(deadline),
+                ..QueryOptions::default()
             },
         )
     }
 
-    /// As [`query`](Self::query), run as `options` say.
+    /// As [`query`](Self::query), run as `options` say (a deadline, cmdline
+    /// patterns matched against scrubbed command lines).
     pub fn query_with(
         &self,
         q: &ProcessQuery,

@@ -15,6 +15,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use super::{ProcessRow, ProcessSnapshot};
+use crate::cmdline_scrub::{Scrubber, join_into};
 use crate::pyregex::{PatternError, PyRegex};
 
 /// Most `cmdline_patterns` one query may carry.
@@ -82,6 +83,14 @@ pub struct QueryOptions {
     /// backtracking pattern, far less for the others on usual command
     /// lines.
     pub deadline: Option<Instant>,
+    /// When set, [`ProcessQuery::cmdline_patterns`] are matched against
+    /// each command line as this scrubber leaves it (values of sensitive
+    /// arguments masked, or arguments stripped), joined with single
+    /// spaces, so that a check cannot find out a secret by probing command
+    /// lines with patterns. The rows selected still hold the raw command
+    /// line: scrub it ([`ProcessRow::scrubbed_cmdline`]) before handing it
+    /// to the check.
+    pub scrubber: Option<Arc<Scrubber>>,
 }
 
 /// The rows a query selected, holding the snapshot they belong to: what
@@ -425,7 +434,13 @@ pub(super) fn run(
                 *selected = q.names.contains(&row.name)
                     || (!patterns.is_empty()
                         && !row.denied.contains(&"cmdline")
-                        && matches_any(&patterns, row, &mut joined, &mut deadline)?);
+                        && matches_any(
+                            &patterns,
+                            options.scrubber.as_deref(),
+                            row,
+                            &mut joined,
+                            &mut deadline,
+                        )?);
             }
         }
     }
@@ -450,15 +465,25 @@ pub(super) fn run(
 }
 
 /// Whether one of `patterns` matches `row`'s command line (joined into
-/// `joined`), counting the work against `deadline`.
+/// `joined`, scrubbed by `scrubber`), counting the work against `deadline`.
 fn matches_any(
     patterns: &[Arc<PyRegex>],
+    scrubber: Option<&Scrubber>,
     row: &ProcessRow,
     joined: &mut String,
     deadline: &mut Deadline,
 ) -> Result<bool, QueryError> {
-    join_into(joined, &row.cmdline);
+    match scrubber {
+        Some(scrubber) => {
+            scrubber.scrub_joined_into(&row.cmdline, joined);
+        }
+        None => join_into(joined, &row.cmdline),
+    }
     let linear_work = 1 + joined.len() / 1024;
+    if scrubber.is_some() {
+        // About one linear search, when no sensitive word is there.
+        deadline.spend(linear_work, MATCHING)?;
+    }
     for regex in patterns {
         let work = if regex.is_backtracking() {
             WORK_PER_CLOCK_CHECK
@@ -471,17 +496,6 @@ fn matches_any(
         }
     }
     Ok(false)
-}
-
-/// `args` joined with single spaces, into a reused buffer.
-fn join_into(buf: &mut String, args: &[String]) {
-    buf.clear();
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            buf.push(' ');
-        }
-        buf.push_str(arg);
-    }
 }
 
 /// Marks every descendant of the selected rows.
@@ -886,6 +900,49 @@ mod tests {
             "{err}"
         );
         assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    }
+
+    #[test]
+    fn patterns_can_match_scrubbed_command_lines() {
+        let mut s = tree();
+        s.processes[5].cmdline = vec!["mysqld".into(), "--password=hunter2".into()];
+        let query = |pattern: &str, scrubber: Option<Arc<Scrubber>>| {
+            let q = ProcessQuery {
+                cmdline_patterns: vec![pattern.into()],
+                ..Default::default()
+            };
+            let options = QueryOptions {
+                scrubber,
+                ..Default::default()
+            };
+            pids(s.query_with(&q, &options).unwrap())
+        };
+        let scrubber = Some(Scrubber::shared_default());
+        assert_eq!(query("hunter", None), [30]);
+        assert!(query("hunter", scrubber.clone()).is_empty());
+        assert_eq!(query(r"^mysqld --password=\*{8}$", scrubber.clone()), [30]);
+        // The rows still hold the raw command line, to scrub for display.
+        let rows = s
+            .query_with(
+                &ProcessQuery {
+                    names: vec!["odd".into()],
+                    ..Default::default()
+                },
+                &QueryOptions {
+                    scrubber: scrubber.clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(rows[0].cmdline[1], "--password=hunter2");
+        assert_eq!(
+            rows[0].scrubbed_cmdline(&Scrubber::default()),
+            ["mysqld", "--password=********"]
+        );
+        // Stripping leaves only the executable to match.
+        let strip = Some(Arc::new(Scrubber::default().with_strip_arguments(true)));
+        assert!(query("password", strip.clone()).is_empty());
+        assert_eq!(query("^mysqld$", strip), [30]);
     }
 
     #[test]

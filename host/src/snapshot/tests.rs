@@ -489,6 +489,7 @@ async fn select_runs_on_a_blocking_thread_with_a_deadline() {
     };
     let options = QueryOptions {
         deadline: Some(Instant::now() + Duration::from_secs(30)),
+        scrubber: Some(crate::cmdline_scrub::Scrubber::shared_default()),
     };
     let shared = Arc::clone(&s);
     let selection = tokio::task::spawn_blocking(move || shared.select(&q, &options))
