@@ -565,24 +565,22 @@ pub fn read_pid_file(path: &Path) -> Result<u32, QueryError> {
 /// What a file that is not a regular file is, for messages; `None` for a
 /// regular file.
 fn file_type_name(file_type: &std::fs::FileType) -> Option<&'static str> {
+    use std::fs::FileType;
     use std::os::unix::fs::FileTypeExt as _;
-    Some(if file_type.is_file() {
+    type Is = fn(&FileType) -> bool;
+    const KINDS: [(Is, &str); 6] = [
+        (FileType::is_fifo, "FIFO"),
+        (FileType::is_char_device, "character device"),
+        (FileType::is_block_device, "block device"),
+        (FileType::is_socket, "socket"),
+        (FileType::is_dir, "directory"),
+        (FileType::is_symlink, "symbolic link"),
+    ];
+    if file_type.is_file() {
         return None;
-    } else if file_type.is_fifo() {
-        "FIFO"
-    } else if file_type.is_char_device() {
-        "character device"
-    } else if file_type.is_block_device() {
-        "block device"
-    } else if file_type.is_socket() {
-        "socket"
-    } else if file_type.is_dir() {
-        "directory"
-    } else if file_type.is_symlink() {
-        "symbolic link"
-    } else {
-        "special file"
-    })
+    }
+    let kind = KINDS.iter().find(|(is, _)| is(file_type));
+    Some(kind.map_or("special file", |&(_, name)| name))
 }
 
 /// The integer at the start of `buf`, after leading whitespace.
