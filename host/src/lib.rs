@@ -9,6 +9,7 @@
 pub mod aggregator;
 pub mod catalog;
 pub mod cli;
+pub mod cmdline_scrub;
 pub mod collector;
 pub mod config;
 pub mod escape;

@@ -3,9 +3,10 @@
 //! A [`ProcessSnapshot`] is one read of `/proc` for the whole host: host CPU
 //! time and memory plus one [`ProcessRow`] per process. Checks never walk it
 //! themselves: they describe what they want with a [`ProcessQuery`] and
-//! [`ProcessSnapshot::query`] filters host-side, so a check only copies the
-//! rows it asked for. [`SnapshotService`] shares one snapshot between every
-//! instance that runs within `max_age` of each other.
+//! [`ProcessSnapshot::query`] (or its variants with [`QueryOptions`])
+//! filters host-side, so a check only copies the rows it asked for.
+//! [`SnapshotService`] shares one snapshot between every instance that runs
+//! within `max_age` of each other.
 //!
 //! All reading of `/proc` lives in `procfs_reader` behind
 //! [`ProcessSnapshot::read`], so it can later be replaced by a faster byte
@@ -19,8 +20,15 @@ mod service;
 mod tests;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
 
-pub use query::{ProcessQuery, QueryError};
+use crate::cmdline_scrub::Scrubber;
+
+pub use query::{
+    MAX_PATTERN_BYTES, MAX_PATTERNS, PATTERN_CACHE_BYTES, ProcessQuery, QueryError, QueryOptions,
+    Selection, read_pid_file,
+};
 pub use service::SnapshotService;
 
 /// I/O counters of a process, from `/proc/<pid>/io`.
@@ -97,6 +105,14 @@ pub struct ProcessRow {
     pub denied: Vec<&'static str>,
 }
 
+impl ProcessRow {
+    /// [`cmdline`](Self::cmdline) as `scrubber` leaves it: what a check
+    /// should be shown (see [`crate::cmdline_scrub`]).
+    pub fn scrubbed_cmdline(&self, scrubber: &Scrubber) -> Vec<String> {
+        scrubber.scrub(&self.cmdline)
+    }
+}
+
 /// One read of `/proc` for the whole host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessSnapshot {
@@ -135,9 +151,59 @@ impl ProcessSnapshot {
 
     /// The rows selected by `q`, sorted by pid, without duplicates.
     ///
-    /// See [`ProcessQuery`] for the semantics. Fails when a pattern is not a
-    /// valid regex or the pid file cannot be read or holds no pid.
+    /// See [`ProcessQuery`] for the semantics. Fails when the patterns are
+    /// beyond the limits or one is not a valid regex, or when the pid file
+    /// cannot be read or holds no pid. Runs without a deadline: for a
+    /// check's query, use [`select`](Self::select).
     pub fn query(&self, q: &ProcessQuery) -> Result<Vec<&ProcessRow>, QueryError> {
-        query::run(self, q)
+        self.query_with(q, &QueryOptions::default())
+    }
+
+    /// As [`query`](Self::query), giving up with
+    /// [`QueryError::DeadlineExceeded`] soon after `deadline`.
+    pub fn query_until(
+        &self,
+        q: &ProcessQuery,
+        deadline: Instant,
+    ) -> Result<Vec<&ProcessRow>, QueryError> {
+        self.query_with(
+            q,
+            &QueryOptions {
+                deadline: Some(deadline),
+                ..QueryOptions::default()
+            },
+        )
+    }
+
+    /// As [`query`](Self::query), run as `options` say (a deadline, cmdline
+    /// patterns matched against scrubbed command lines).
+    pub fn query_with(
+        &self,
+        q: &ProcessQuery,
+        options: &QueryOptions,
+    ) -> Result<Vec<&ProcessRow>, QueryError> {
+        let indices = query::run(self, q, options)?;
+        Ok(indices.into_iter().map(|i| &self.processes[i]).collect())
+    }
+
+    /// As [`query_with`](Self::query_with), on a shared snapshot, returning
+    /// rows that own it: for running a check's query off the async runtime,
+    /// since matching many patterns against every command line is blocking
+    /// work:
+    ///
+    /// ```ignore
+    /// let snapshot = snapshots.get().await?; // Arc<ProcessSnapshot>
+    /// let options = QueryOptions { deadline: Some(run_deadline), ..Default::default() };
+    /// let selection =
+    ///     tokio::task::spawn_blocking(move || snapshot.select(&query, &options)).await??;
+    /// for row in selection.rows() { /* ... */ }
+    /// ```
+    pub fn select(
+        self: Arc<Self>,
+        q: &ProcessQuery,
+        options: &QueryOptions,
+    ) -> Result<Selection, QueryError> {
+        let indices = query::run(&self, q, options)?;
+        Ok(Selection::new(self, indices))
     }
 }

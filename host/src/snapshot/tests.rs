@@ -395,3 +395,109 @@ fn user_filter_excluding_everything_is_empty() {
     };
     assert!(s.query(&nobody).unwrap().is_empty());
 }
+
+/// `read_pid_file(path)`, failing the test if it takes more than 5 s (so
+/// a regression that blocks does not hang the test run).
+fn read_pid_file_promptly(path: &std::path::Path) -> Result<u32, QueryError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(read_pid_file(&path));
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("read_pid_file blocked")
+}
+
+#[test]
+fn a_fifo_as_pid_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("check.pid");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+
+    let started = Instant::now();
+    let err = read_pid_file_promptly(&fifo).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        matches!(
+            &err,
+            QueryError::PidFileNotRegular {
+                file_type: "FIFO",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "pid file {} is not a regular file (it is a FIFO)",
+            fifo.display()
+        )
+    );
+
+    // Through a query, and through a symbolic link to it.
+    let link = dir.path().join("link.pid");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let s = snapshot_when(|_| true);
+    let q = ProcessQuery {
+        pid_file: Some(link),
+        ..Default::default()
+    };
+    let err = s.query(&q).unwrap_err();
+    assert!(matches!(err, QueryError::PidFileNotRegular { .. }), "{err}");
+}
+
+#[test]
+fn devices_and_directories_as_pid_file_are_refused() {
+    let err = read_pid_file_promptly(std::path::Path::new("/dev/null")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pid file /dev/null is not a regular file (it is a character device)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let err = read_pid_file_promptly(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueryError::PidFileNotRegular {
+                file_type: "directory",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Whatever our stdin is (a terminal, a pipe, /dev/null), reading it
+    // as a pid file returns at once; only a regular file would be read.
+    let stdin = std::path::Path::new("/dev/stdin");
+    let stdin_is_file = std::fs::metadata(stdin).is_ok_and(|m| m.is_file());
+    match read_pid_file_promptly(stdin) {
+        Err(QueryError::PidFileNotRegular { .. }) => assert!(!stdin_is_file),
+        Err(QueryError::PidFileUnreadable { .. }) => {}
+        other => assert!(stdin_is_file, "{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn select_runs_on_a_blocking_thread_with_a_deadline() {
+    let reaper = spawn_sleepers(7);
+    let s = Arc::new(snapshot_with_sleepers(&reaper.pids()));
+    let q = ProcessQuery {
+        cmdline_patterns: vec![marker_pattern(7)],
+        ..Default::default()
+    };
+    let options = QueryOptions {
+        deadline: Some(Instant::now() + Duration::from_secs(30)),
+        scrubber: Some(crate::cmdline_scrub::Scrubber::shared_default()),
+    };
+    let shared = Arc::clone(&s);
+    let selection = tokio::task::spawn_blocking(move || shared.select(&q, &options))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(selection.len(), 3);
+    let rows: Vec<&ProcessRow> = selection.rows().collect();
+    assert_eq!(pids_of(&rows), sorted(reaper.pids()));
+    assert!(std::ptr::eq(selection.snapshot(), &*s));
+}
