@@ -26,7 +26,7 @@ pub const MAX_PATTERN_BYTES: usize = 4 << 10;
 /// [`PyRegex::memory_bound`]. That counts what the limits allow rather than
 /// what a pattern actually holds, so this keeps about ten patterns
 /// (backtracking ones count for three), however small they really are.
-pub const PATTERN_CACHE_BYTES: usize = 16 << 20;
+pub const PATTERN_CACHE_BYTES: usize = 64 << 20;
 
 /// Most bytes of a pid file that are read.
 const PID_FILE_MAX: u64 = 64;
@@ -784,14 +784,14 @@ mod tests {
             )
         );
 
-        let err = query(vec![r"\w{0,60}x".into()]).unwrap_err();
+        let err = query(vec![r"\w{0,200}x".into()]).unwrap_err();
         assert!(
             matches!(&err, QueryError::InvalidPattern { error, .. } if error.kind == PatternErrorKind::TooBig)
         );
         assert_eq!(
             err.to_string(),
-            "invalid cmdline pattern \"\\\\w{0,60}x\": \
-             pattern too complex: it compiles to more than the 256 KiB allowed"
+            "invalid cmdline pattern \"\\\\w{0,200}x\": \
+             pattern too complex: it compiles to more than the 1024 KiB allowed"
         );
     }
 

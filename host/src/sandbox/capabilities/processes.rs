@@ -13,11 +13,12 @@ use std::time::Instant;
 
 use wasmtime::component::{HasData, Linker};
 
+use crate::cmdline_scrub::Scrubber;
 use crate::sandbox::bindings::processes::{self as wit, Host, QueryError};
 use crate::sandbox::budget::Budget;
 use crate::sandbox::limits::LimitHit;
 use crate::sandbox::store::HostState;
-use crate::snapshot::{self, ProcessRow, ProcessSnapshot, SnapshotService};
+use crate::snapshot::{self, ProcessRow, ProcessSnapshot, QueryOptions, SnapshotService};
 
 /// What an instance may see of the host's processes, from its config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,22 +101,38 @@ impl Host for View<'_> {
             }
             Ok(Ok(snapshot)) => snapshot,
         };
-        let raw = self.ctx.grants.raw_command_lines;
-        let work = tokio::task::spawn_blocking(move || select(&snapshot, query, raw));
+        let scrubber = (!self.ctx.grants.raw_command_lines).then(Scrubber::shared_default);
+        let options = QueryOptions {
+            deadline: Some(self.deadline),
+            scrubber,
+        };
+        let work = tokio::task::spawn_blocking(move || select(snapshot, query, &options));
         match tokio::time::timeout_at(deadline, work).await {
-            Err(_elapsed) => Err(self.budget.fail(self.timeout)),
+            // The blocking side stops at the same deadline by itself.
+            Err(_) | Ok(Ok(Err(Stopped::Deadline))) => Err(self.budget.fail(self.timeout)),
             Ok(Err(join)) => Err(wasmtime::format_err!("process query failed: {join}")),
-            Ok(Ok(result)) => Ok(result),
+            Ok(Ok(Err(Stopped::Query(error)))) => Ok(Err(error)),
+            Ok(Ok(Ok(rows))) => Ok(Ok(rows)),
         }
     }
 }
 
-/// Run the query and build the guest's rows: the blocking part.
+/// Why [`select`] returned no rows.
+enum Stopped {
+    /// The run's deadline passed: the run is stopped.
+    Deadline,
+    /// The query failed: the check gets the error.
+    Query(QueryError),
+}
+
+/// Run the query and build the guest's rows: the blocking part. Patterns
+/// are matched against the command lines the check would see (scrubbed
+/// unless granted raw), so a check cannot probe secrets with regexes.
 fn select(
-    snapshot: &ProcessSnapshot,
+    snapshot: Arc<ProcessSnapshot>,
     query: wit::ProcessQuery,
-    raw: bool,
-) -> Result<wit::ProcessSnapshot, QueryError> {
+    options: &QueryOptions,
+) -> Result<wit::ProcessSnapshot, Stopped> {
     let query = snapshot::ProcessQuery {
         all: query.all,
         names: query.names,
@@ -125,33 +142,48 @@ fn select(
         include_children: query.include_children,
         user: query.user,
     };
-    let rows = snapshot.query(&query).map_err(to_wit_error)?;
-    let _ = raw;
+    let selection = snapshot.select(&query, options).map_err(to_wit_error)?;
+    let snapshot = selection.snapshot();
+    let processes = selection
+        .rows()
+        .map(|row| {
+            let cmdline = match &options.scrubber {
+                Some(scrubber) => row.scrubbed_cmdline(scrubber),
+                None => row.cmdline.clone(),
+            };
+            to_wit_process(row, cmdline)
+        })
+        .collect();
     Ok(wit::ProcessSnapshot {
         taken_at: snapshot.taken_at,
         host_cpu_time: snapshot.host_cpu_time,
         num_cpus: snapshot.num_cpus,
         total_memory: snapshot.total_memory,
-        processes: rows.into_iter().map(to_wit_process).collect(),
+        processes,
     })
 }
 
-fn to_wit_error(error: snapshot::QueryError) -> QueryError {
+fn to_wit_error(error: snapshot::QueryError) -> Stopped {
     use snapshot::QueryError as E;
     let message = error.to_string();
-    match error {
-        E::InvalidPattern { .. } => QueryError::InvalidQuery(message),
-        E::PidFileUnreadable { .. } => QueryError::PidFileUnreadable(message),
+    Stopped::Query(match error {
+        E::DeadlineExceeded { .. } => return Stopped::Deadline,
+        E::TooManyPatterns { .. } | E::PatternTooLong { .. } | E::InvalidPattern { .. } => {
+            QueryError::InvalidQuery(message)
+        }
+        E::PidFileUnreadable { .. } | E::PidFileNotRegular { .. } => {
+            QueryError::PidFileUnreadable(message)
+        }
         E::PidFileWithoutPid { .. } => QueryError::PidFileWithoutPid(message),
-    }
+    })
 }
 
-fn to_wit_process(row: &ProcessRow) -> wit::Process {
+fn to_wit_process(row: &ProcessRow, cmdline: Vec<String>) -> wit::Process {
     wit::Process {
         pid: row.pid,
         ppid: row.ppid,
         name: row.name.clone(),
-        cmdline: row.cmdline.clone(),
+        cmdline,
         uid: row.uid,
         user: row.user.clone(),
         state: row.state.to_string(),
