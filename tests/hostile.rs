@@ -11,8 +11,9 @@
 //!
 //! Most guests are modes of the misbehaving test check
 //! (`tests/guests/misbehave`); what Rust cannot express (many memories or
-//! tables, an `info` that never returns) is written as component text
-//! (`tests/guests/*.wat`, see [`component`]). The simpler cases that
+//! tables, recursion on the wasm stack, an `info` that never returns) is
+//! written here as component text (see [`ComponentText`]) and built with
+//! the `wat` crate. The simpler cases that
 //! `tests/sandbox.rs` covers (loop, allocation, flood, panic, recursion,
 //! files that are not components) are repeated here only where the RSS and
 //! timing assertions add something.
@@ -95,9 +96,11 @@ impl Watched {
     /// memory stayed bounded.
     fn assert_survived(&self, within: Duration) {
         eprintln!(
-            "runner took {:?}, RSS peak {} MiB",
+            "runner took {:?}, RSS peak {} MiB, first line {:?} last line {:?}",
             self.wall,
-            self.peak_rss_kib >> 10
+            self.peak_rss_kib >> 10,
+            self.lines.first().map(|l| l.0),
+            self.lines.last().map(|l| l.0)
         );
         assert!(
             !self.killed,
