@@ -207,6 +207,12 @@ impl Processes {
         Self::spawn("/bin/sh", &["-c", &script], 1)
     }
 
+    /// `count` copies of `binary` (under a fresh unique name) run with
+    /// `args`, e.g. a command line that carries a password.
+    pub fn with_args(binary: &str, args: &[&str], count: usize) -> Self {
+        Self::spawn(binary, args, count)
+    }
+
     fn spawn(binary: &str, args: &[&str], count: usize) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         // Process names are at most 15 characters (the kernel's comm).

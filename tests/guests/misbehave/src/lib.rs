@@ -1,9 +1,18 @@
 //! A check that misbehaves on purpose, chosen by its `mode`, so the tests
 //! can prove that the sandbox contains each failure.
 
-use runner_sdk::{Check, Context, Error, NoInitConfig, Status};
+use runner_sdk::bindings::runner::check::{metrics, reporting};
+use runner_sdk::{
+    AlertType, Check, Context, Error, Event, EventPriority, Level, Metric, MetricType,
+    NoInitConfig, ProcessQuery, QueryError, Status,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+/// Text that tries to fake lines and drive the terminal: a newline and a
+/// fake log line, a carriage return, a screen clear, a window title.
+const INJECTION: &str =
+    "inj\n2024-01-01T00:00:00Z ERROR runner: fake line\r\u{1b}[2J\u{1b}]0;owned\u{7}";
 
 #[derive(Deserialize, JsonSchema, Clone, Copy, PartialEq)]
 #[serde(rename_all = "snake_case")]
@@ -29,17 +38,69 @@ enum Mode {
     Error,
     /// Fail in `configure`.
     BadConfig,
+    /// Spin in `configure` (the time limit must stop it; the scheduler
+    /// must not wait for it before running other instances).
+    SlowConfigure,
+    /// Sleep inside a host call (WASI's clock poll): epochs cannot
+    /// interrupt it, the outer timeout must.
+    Sleep,
+    /// Ask for 1 GiB at once, three times (the memory cap must refuse
+    /// the first).
+    AllocGib,
+    /// Submit one metric with a 15 MiB name per host call, again and again.
+    HugeName,
+    /// Submit service checks without end, 100 per host call.
+    ServiceCheckFlood,
+    /// Submit events with 1 MiB texts without end, one per host call.
+    EventFlood,
+    /// Submit `count` rate samples per run, each of a new series (its tags
+    /// name the run), so the runner would keep ever more contexts.
+    NewTags,
+    /// Log without end.
+    LogFlood,
+    /// Return an error of `count` bytes (default 10 MiB).
+    LongError,
+    /// Call `exit(3)`.
+    Exit,
+    /// Submit a metric whose name is not valid UTF-8.
+    BadUtf8,
+    /// Put newlines, carriage returns and escape sequences in everything
+    /// it submits, logs, prints and returns.
+    Inject,
+    /// Query `target` as a pid file (a path the configuration need not
+    /// grant); the run fails with what the runner answered.
+    Spy,
+    /// Report the command line of process `pid` as an OK service check's
+    /// message.
+    Cmdline,
 }
 
 #[derive(Deserialize, JsonSchema)]
 struct Config {
     /// What to do on each run.
     mode: Mode,
+    /// A granted pid file (declared in `FILE_KEYS`), for `spy`.
+    #[serde(default)]
+    #[allow(dead_code)] // only the runner reads it, to grant the path
+    pid_file: Option<String>,
+    /// The path `spy` asks for.
+    #[serde(default)]
+    target: Option<String>,
+    /// The process `cmdline` reports.
+    #[serde(default)]
+    pid: Option<u32>,
+    /// How many: series a `new_tags` run makes (default 20000), bytes of
+    /// the `long_error` error (default 10 MiB).
+    #[serde(default)]
+    count: Option<u64>,
 }
 
 struct Misbehave {
     mode: Mode,
     runs: u64,
+    target: Option<String>,
+    pid: Option<u32>,
+    count: u64,
 }
 
 impl Check for Misbehave {
@@ -47,14 +108,23 @@ impl Check for Misbehave {
     type InitConfig = NoInitConfig;
     const NAME: &'static str = "misbehave";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const FILE_KEYS: &'static [&'static str] = &["pid_file"];
 
     fn configure(_init: NoInitConfig, config: Config) -> Result<Self, Error> {
-        if config.mode == Mode::BadConfig {
-            return Err("mode bad_config always fails to configure".into());
+        match config.mode {
+            Mode::BadConfig => return Err("mode bad_config always fails to configure".into()),
+            Mode::SlowConfigure => spin(),
+            _ => {}
         }
         Ok(Misbehave {
             mode: config.mode,
             runs: 0,
+            target: config.target,
+            pid: config.pid,
+            count: config.count.unwrap_or(match config.mode {
+                Mode::LongError => 10 << 20,
+                _ => 20_000,
+            }),
         })
     }
 
@@ -66,12 +136,7 @@ impl Check for Misbehave {
                 ctx.service_check("misbehave.ok", Status::Ok, &[], "");
             }
             Mode::Idle => {}
-            Mode::Loop => {
-                let mut x: u64 = 0;
-                loop {
-                    x = std::hint::black_box(x.wrapping_add(1));
-                }
-            }
+            Mode::Loop => spin(),
             Mode::Memory => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
@@ -97,9 +162,143 @@ impl Check for Misbehave {
                 ctx.gauge("misbehave.depth", recurse(0) as f64, &[]);
             }
             Mode::Error => return Err(format!("mode error fails run {}", self.runs).into()),
-            Mode::BadConfig => unreachable!("configure refuses this mode"),
+            Mode::BadConfig | Mode::SlowConfigure => {
+                unreachable!("configure refuses or never finishes this mode")
+            }
+            Mode::Sleep => std::thread::sleep(std::time::Duration::from_secs(3600)),
+            Mode::AllocGib => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                for _ in 0..3 {
+                    hoard.push(vec![1u8; 1 << 30]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Mode::HugeName => {
+                let name = "n".repeat(15 << 20);
+                loop {
+                    metrics::submit_metrics(&[metric(&name, MetricType::Gauge, vec![])]);
+                }
+            }
+            Mode::ServiceCheckFlood => {
+                let batch: Vec<_> = (0..100)
+                    .map(|i| reporting::ServiceCheck {
+                        name: "misbehave.flood".into(),
+                        status: Status::Ok,
+                        message: format!("flood {i}"),
+                        tags: vec![],
+                        hostname: None,
+                    })
+                    .collect();
+                loop {
+                    reporting::submit_service_checks(&batch);
+                }
+            }
+            Mode::EventFlood => {
+                let event = Event {
+                    title: "flood".into(),
+                    text: "t".repeat(1 << 20),
+                    timestamp: None,
+                    priority: EventPriority::Normal,
+                    alert_type: AlertType::Info,
+                    tags: vec![],
+                    aggregation_key: None,
+                    hostname: None,
+                };
+                loop {
+                    reporting::submit_events(std::slice::from_ref(&event));
+                }
+            }
+            Mode::NewTags => {
+                let pad = format!("pad:{}", "p".repeat(500));
+                for i in 0..self.count {
+                    let tags = [format!("series:{}-{i}", self.runs), pad.clone()];
+                    ctx.rate("misbehave.churn", i as f64, &tags);
+                }
+            }
+            Mode::LogFlood => {
+                let line = "all work and no play makes jack a dull boy ".repeat(20);
+                loop {
+                    runner_sdk::log(Level::Info, &line);
+                }
+            }
+            Mode::LongError => return Err("E".repeat(self.count as usize).into()),
+            Mode::Exit => std::process::exit(3),
+            Mode::BadUtf8 => {
+                // SAFETY: not safe at all, on purpose: the runner must
+                // refuse the string rather than trust it.
+                let name = unsafe { String::from_utf8_unchecked(b"bad\xff\xfe.name".to_vec()) };
+                metrics::submit_metrics(&[metric(&name, MetricType::Gauge, vec![])]);
+            }
+            Mode::Inject => {
+                let tags = [format!("t:{INJECTION}")];
+                ctx.gauge(&format!("misbehave.{INJECTION}"), 1.0, &tags);
+                ctx.service_check("misbehave.inject", Status::Critical, &tags, INJECTION);
+                ctx.info_event(INJECTION, INJECTION, &tags);
+                ctx.info(INJECTION);
+                ctx.warn(INJECTION);
+                println!("stdout {INJECTION}");
+                eprintln!("stderr {INJECTION}");
+                return Err(format!("failed: {INJECTION}").into());
+            }
+            Mode::Spy => {
+                let query = ProcessQuery {
+                    pid_file: self.target.clone(),
+                    ..ProcessQuery::default()
+                };
+                return match ctx.processes(&query) {
+                    Ok(snapshot) => Err(format!(
+                        "the runner read {:?}: {} processes",
+                        self.target,
+                        snapshot.processes.len()
+                    )
+                    .into()),
+                    Err(e) => Err(format!("{}: {e}", kind(&e)).into()),
+                };
+            }
+            Mode::Cmdline => {
+                let query = ProcessQuery {
+                    pids: self.pid.into_iter().collect(),
+                    ..ProcessQuery::default()
+                };
+                let snapshot = ctx.processes(&query)?;
+                let process = snapshot
+                    .processes
+                    .first()
+                    .ok_or(format!("no process {:?}", self.pid))?;
+                let message = process.cmdline.join(" ");
+                ctx.service_check("misbehave.cmdline", Status::Ok, &[], &message);
+            }
         }
         Ok(())
+    }
+}
+
+/// Spin until the runner's time limit stops it.
+fn spin() -> ! {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn metric(name: &str, kind: MetricType, tags: Vec<String>) -> Metric {
+    Metric {
+        name: name.to_string(),
+        kind,
+        value: 1.0,
+        tags,
+        hostname: None,
+    }
+}
+
+/// The WIT case of a query error, as its name.
+fn kind(error: &QueryError) -> &'static str {
+    match error {
+        QueryError::InvalidQuery(_) => "invalid-query",
+        QueryError::PidFileNotGranted(_) => "pid-file-not-granted",
+        QueryError::PidFileUnreadable(_) => "pid-file-unreadable",
+        QueryError::PidFileWithoutPid(_) => "pid-file-without-pid",
+        QueryError::SnapshotUnavailable(_) => "snapshot-unavailable",
     }
 }
 
