@@ -146,27 +146,18 @@ impl Environment {
         warnings.extend(self.catalog.warnings.iter().map(ConfigError::new));
 
         // Load each configured check's plugin once, and compile its
-        // schemas once for all its instances.
-        let mut plugins: BTreeMap<String, Result<(Arc<LoadedPlugin>, CheckSchemas), String>> =
-            BTreeMap::new();
-        for file in &files {
-            if plugins.contains_key(&file.check) {
-                continue;
-            }
-            let loaded = match self.catalog.get(&file.check) {
-                None => Err(self.catalog.not_found(&file.check, &self.runner.checks_d)),
-                Some(plugin_file) => match self.sandbox.load_plugin(bytes_of(plugin_file)).await {
-                    Err(e) => Err(plugin_error(plugin_file, &e.to_string())),
-                    Ok(plugin) => CheckSchemas::parse(
-                        &plugin.info.instance_schema,
-                        &plugin.info.init_config_schema,
-                    )
-                    .map(|schemas| (plugin, schemas))
-                    .map_err(|e| format!("{}: {e}", plugin_file.source)),
-                },
-            };
-            plugins.insert(file.check.clone(), loaded);
-        }
+        // schemas once for all its instances. Plugins load concurrently, so
+        // one whose `info` spins for its whole budget delays the others by
+        // that budget at most, not once per such plugin.
+        let mut names: Vec<&str> = files.iter().map(|f| f.check.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let loads = names.iter().map(|name| self.load_plugin(name));
+        let plugins: BTreeMap<String, Result<(Arc<LoadedPlugin>, CheckSchemas), String>> = names
+            .iter()
+            .map(|name| name.to_string())
+            .zip(futures_util::future::join_all(loads).await)
+            .collect();
 
         let mut instances = Vec::new();
         for file in &files {
@@ -218,6 +209,24 @@ impl Environment {
             errors,
             warnings,
         }
+    }
+
+    /// The plugin of check `name`, loaded, with its schemas compiled.
+    async fn load_plugin(&self, name: &str) -> Result<(Arc<LoadedPlugin>, CheckSchemas), String> {
+        let Some(plugin_file) = self.catalog.get(name) else {
+            return Err(self.catalog.not_found(name, &self.runner.checks_d));
+        };
+        let plugin = self
+            .sandbox
+            .load_plugin(bytes_of(plugin_file))
+            .await
+            .map_err(|e| plugin_error(plugin_file, &e.to_string()))?;
+        let schemas = CheckSchemas::parse(
+            &plugin.info.instance_schema,
+            &plugin.info.init_config_schema,
+        )
+        .map_err(|e| format!("{}: {e}", plugin_file.source))?;
+        Ok((plugin, schemas))
     }
 
     /// Instantiate and configure every valid instance, so errors only the

@@ -92,7 +92,7 @@ pub enum LimitHit {
     SubmissionBytes(usize),
     /// Bytes written to stdout/stderr/log in a run (`limits.max_output_kib`).
     Output(usize),
-    /// One host call tried to pass more bytes than any budget allows.
+    /// One call tried to pass more bytes than the runner lifts at once.
     HostcallBytes(usize),
 }
 
@@ -137,9 +137,10 @@ impl fmt::Display for LimitHit {
             ),
             LimitHit::HostcallBytes(limit) => write!(
                 f,
-                "run passed more than {} KiB to the runner in one call \
-                 (limits.max_submission_kib) and was stopped",
-                limit >> 10
+                "run passed more than {} MiB to the runner in one call (a batch of \
+                 submissions, a log line or an error message: the most one call may pass \
+                 is 16 MiB, or limits.max_submission_kib when larger) and was stopped",
+                limit >> 20
             ),
         }
     }

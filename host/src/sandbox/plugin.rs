@@ -15,7 +15,9 @@ use super::limits::{LimitHit, Limits};
 use super::store::{HostState, StoreSetup, begin_call, new_store};
 use super::submissions::PluginInfo;
 
-/// The WIT package this runner implements, for error messages.
+/// The version of the WIT package this runner implements.
+pub const VERSION: &str = "0.2.0";
+/// The world this runner implements, for error messages.
 pub const WORLD: &str = "runner:check/plugin@0.2.0";
 
 /// The fixed budget of the `info` call made while loading a plugin: it
@@ -71,6 +73,14 @@ impl Sandbox {
         recognise(file.bytes).map_err(fail)?;
         let component = cache::compile(self.engine(), file.bytes, file.sha256, self.cache_dir())
             .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
+        // A component built against another version of the contract is
+        // named as such, with both versions.
+        if let Some(theirs) = other_contract(&component, self.engine()) {
+            return Err(fail(format!(
+                "it was built against {theirs}, but this runner implements \
+                 runner:check@{VERSION}: rebuild it against this runner's wit/ or SDK"
+            )));
+        }
         let instance_pre = self.linker().instantiate_pre(&component).map_err(|e| {
             fail(format!(
                 "does not implement the check world {WORLD}: {e:#} \
@@ -94,6 +104,31 @@ impl Sandbox {
             pre,
         }))
     }
+}
+
+/// The `runner:check` version a component imports or exports, when it is
+/// not this runner's (e.g. `runner:check@0.1.0 (runner:check/host@0.1.0)`).
+fn other_contract(
+    component: &wasmtime::component::Component,
+    engine: &wasmtime::Engine,
+) -> Option<String> {
+    let ty = component.component_type();
+    let names = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .chain(ty.exports(engine).map(|(name, _)| name));
+    for name in names {
+        let Some(rest) = name.strip_prefix("runner:check/") else {
+            continue;
+        };
+        let Some((_, version)) = rest.split_once('@') else {
+            continue;
+        };
+        if version != VERSION {
+            return Some(format!("runner:check@{version} (it uses `{name}`)"));
+        }
+    }
+    None
 }
 
 /// Say what the bytes are when they are not a component, in words that

@@ -24,6 +24,11 @@ use crate::snapshot::SnapshotService;
 /// budget hits wasmtime's own per-call cap.
 const HOSTCALL_SLACK: usize = 64 << 10;
 
+/// The least one call may pass, so that an oversized submission or error
+/// message is lifted and then refused or cut with a message naming the
+/// budget it broke, rather than stopped at the boundary.
+pub const MIN_HOSTCALL_BYTES: usize = 16 << 20;
+
 /// What a store serves: one instance, or a plugin's `info` call.
 pub struct StoreSetup {
     /// Attached to the check's log lines.
@@ -100,7 +105,8 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
         .limits
         .max_submission_bytes
         .max(setup.limits.max_output_bytes)
-        .saturating_add(HOSTCALL_SLACK);
+        .saturating_add(HOSTCALL_SLACK)
+        .max(MIN_HOSTCALL_BYTES);
     let state = HostState {
         wasi,
         table: ResourceTable::new(),
