@@ -176,6 +176,9 @@ fn config(pool: Option<(usize, Sizing)>) -> Config {
             // touches (and only the pages it touched, where the kernel can
             // say which) instead of madvise and fresh page faults.
             .linear_memory_keep_resident(KEEP_RESIDENT)
+            // ...for at most this many free slots, so what stays resident
+            // is bounded (16 MiB) however many instances come and go.
+            .max_unused_warm_slots(SPARE_SLOTS as u32)
             .table_keep_resident(KEEP_RESIDENT / 16)
             .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
