@@ -1130,7 +1130,9 @@ fn unloadable_components_are_refused_with_the_reason() {
     watched.assert_survived(Duration::from_secs(10));
     assert_eq!(watched.status.code(), Some(1));
     assert!(
-        watched.stderr.contains("this runner implements runner:check@0.2.0"),
+        watched
+            .stderr
+            .contains("this runner implements runner:check@0.2.0"),
         "{}",
         watched.stderr
     );

@@ -106,6 +106,17 @@ impl Host for View<'_> {
             deadline: Some(self.deadline),
             scrubber,
         };
+        // Patterns and pid files are what a check can make slow (regex
+        // matching, a file on a hung mount): those run on a blocking
+        // thread. Selecting by name, pid or all is linear in the snapshot
+        // and cheaper than the hop, so it runs here.
+        if query.cmdline_patterns.is_empty() && query.pid_file.is_none() {
+            return match select(snapshot, query, &options) {
+                Err(Stopped::Deadline) => Err(self.budget.fail(self.timeout)),
+                Err(Stopped::Query(error)) => Ok(Err(error)),
+                Ok(rows) => Ok(Ok(rows)),
+            };
+        }
         let work = tokio::task::spawn_blocking(move || select(snapshot, query, &options));
         match tokio::time::timeout_at(deadline, work).await {
             // The blocking side stops at the same deadline by itself.
