@@ -15,6 +15,9 @@ pub mod output;
 pub mod processes;
 pub mod reporting;
 
+#[cfg(test)]
+mod fuzz;
+
 use wasmtime::component::Linker;
 
 use super::store::HostState;

@@ -28,6 +28,12 @@ struct View<'a> {
     budget: &'a mut Budget,
 }
 
+/// A view on `ctx` and `budget`, for the property tests in `fuzz`.
+#[cfg(test)]
+pub(super) fn test_view<'a>(ctx: &'a mut ReportingCtx, budget: &'a mut Budget) -> impl Host + 'a {
+    View { ctx, budget }
+}
+
 struct Capability;
 
 impl HasData for Capability {
