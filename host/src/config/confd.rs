@@ -191,12 +191,36 @@ fn discover(dir: &Path) -> Result<Vec<Candidate>, ConfigError> {
             if let Some(check) = name.strip_suffix(".d").filter(|c| !c.is_empty()) {
                 collect_folder(check, &path, &mut out);
             }
-        } else if let Some((check, kind)) = classify(&name, None) {
+        } else if meta.is_file()
+            // Devices, FIFOs and sockets named like a config are skipped:
+            // reading one could block or never end.
+            && let Some((check, kind)) = classify(&name, None)
+        {
             out.push(Candidate { check, path, kind });
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// Largest config file read. Agent configs are a few KiB; this only stops
+/// a file that would take the loader's memory with it.
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// The file's bytes, or an error when it is larger than [`MAX_FILE_BYTES`].
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Adds the config files of one `<check>.d` folder (not its subfolders).
@@ -281,7 +305,7 @@ fn parse_into(
     env: &dyn Fn(&str) -> Option<String>,
     r: &mut FileResult,
 ) -> bool {
-    let text = match fs::read(path).map(String::from_utf8) {
+    let text = match read_capped(path).map(String::from_utf8) {
         Ok(Ok(text)) => text,
         Ok(Err(_)) => {
             r.errors

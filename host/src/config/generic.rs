@@ -365,7 +365,8 @@ fn compile_patterns(
                 Ok(regex) => compiled.push(regex),
                 Err(e) => out.errors.push(locate(
                     ConfigError::new(format!(
-                        "`{pattern}` is not a valid regular expression: {e}"
+                        "`{}` is not a valid regular expression: {e}",
+                        crate::escape::for_terminal(&pattern)
                     ))
                     .with_key(format!("metric_patterns.{which}[{i}]")),
                 )),

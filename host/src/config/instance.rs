@@ -98,8 +98,8 @@ pub(crate) fn dedupe(files: &mut Vec<ConfigFile>, warnings: &mut Vec<ConfigError
                 warnings.push(
                     ConfigError::new(format!(
                         "identical to instance #{index} of {} (ID `{}`); it runs once",
-                        path.display(),
-                        inst.id
+                        crate::escape::for_terminal(&path.display().to_string()),
+                        crate::escape::for_terminal(&inst.id)
                     ))
                     .with_check(&inst.check)
                     .with_file(&inst.source)

@@ -27,9 +27,10 @@ pub(crate) fn parse_yaml(text: &str, file: &Path) -> Result<Option<Yaml>, Config
 
 /// Turns a serde_yaml error into `file:line:col: invalid YAML: <problem>`.
 pub(crate) fn syntax_error(err: &serde_yaml::Error, file: &Path) -> ConfigError {
+    // serde_yaml quotes the file's keys: escaped like anything quoted.
     let mut e = ConfigError::new(format!(
         "invalid YAML: {}",
-        strip_position(&err.to_string())
+        crate::escape::for_terminal(&strip_position(&err.to_string()))
     ))
     .with_file(file);
     if let Some(loc) = err.location() {
