@@ -6,27 +6,7 @@
 
 mod common;
 
-use common::{Workspace, runner_stats, series, stderr};
-use serde_json::Value;
-
-fn instance<'a>(report: &'a Value, name: &str) -> &'a Value {
-    runner_stats(report)
-        .into_iter()
-        .find(|i| {
-            i["CheckID"]
-                .as_str()
-                .unwrap()
-                .starts_with(&format!("misbehave:{name}:"))
-        })
-        .unwrap_or_else(|| panic!("no instance {name} in {report:#}"))
-}
-
-fn error_of(report: &Value, name: &str) -> String {
-    Some(instance(report, name)["LastError"].as_str().unwrap())
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| panic!("instance {name} did not fail"))
-        .to_string()
-}
+use common::{Workspace, error_of, instance, series, stderr};
 
 #[test]
 fn every_misbehaviour_fails_its_own_run_and_the_good_instance_succeeds() {

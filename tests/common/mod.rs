@@ -267,3 +267,24 @@ impl Drop for Processes {
         }
     }
 }
+
+/// The `runner check --json` stats of the instance named `name` (its ID
+/// is `<check>:<name>:<hash>`).
+pub fn instance<'a>(report: &'a Value, name: &str) -> &'a Value {
+    runner_stats(report)
+        .into_iter()
+        .find(|i| {
+            i["CheckID"]
+                .as_str()
+                .unwrap()
+                .contains(&format!(":{name}:"))
+        })
+        .unwrap_or_else(|| panic!("no instance {name} in {report:#}"))
+}
+
+/// The last error of the instance named `name`, which must have failed.
+pub fn error_of(report: &Value, name: &str) -> String {
+    let error = instance(report, name)["LastError"].as_str().unwrap();
+    assert!(!error.is_empty(), "instance {name} did not fail");
+    error.to_string()
+}
