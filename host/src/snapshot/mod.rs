@@ -12,6 +12,7 @@
 //! [`ProcessSnapshot::read`], so it can later be replaced by a faster byte
 //! parser (and grow network connections) without touching the rest.
 
+pub mod connections;
 mod procfs_reader;
 mod query;
 mod service;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cmdline_scrub::Scrubber;
+pub use connections::Connections;
 
 pub use query::{
     MAX_PATTERN_BYTES, MAX_PATTERNS, PATTERN_CACHE_BYTES, ProcessQuery, QueryError, QueryOptions,
@@ -44,10 +46,74 @@ pub struct IoCounters {
     pub write_bytes: u64,
 }
 
+/// What a refresh reads beyond the fields every row always has.
+///
+/// Reading a process's open fds, I/O counters and cwd costs a file (or a
+/// directory) per process each; connections cost a netlink dump and a walk
+/// of every `/proc/<pid>/fd`. A refresh reads only what some caller asked
+/// for; a row's field that was not read is `None`, like an unknown one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FieldSet {
+    /// [`ProcessRow::open_fds`].
+    pub open_fds: bool,
+    /// [`ProcessRow::io`].
+    pub io: bool,
+    /// [`ProcessRow::cwd`].
+    pub cwd: bool,
+    /// [`ProcessSnapshot::connections`], with owning pids.
+    pub connections: bool,
+}
+
+impl FieldSet {
+    /// Every optional field.
+    pub const ALL: Self = Self {
+        open_fds: true,
+        io: true,
+        cwd: true,
+        connections: true,
+    };
+    /// No optional field.
+    pub const NONE: Self = Self {
+        open_fds: false,
+        io: false,
+        cwd: false,
+        connections: false,
+    };
+
+    /// What either set reads.
+    pub fn union(self, other: Self) -> Self {
+        Self {
+            open_fds: self.open_fds || other.open_fds,
+            io: self.io || other.io,
+            cwd: self.cwd || other.cwd,
+            connections: self.connections || other.connections,
+        }
+    }
+
+    /// Whether a snapshot read with `self` has everything `wanted` asks.
+    pub fn covers(self, wanted: Self) -> bool {
+        self.union(wanted) == self
+    }
+}
+
+/// CPU use of a process between two refreshes, in top's convention: 100 %
+/// is one full core, so a process busy on two cores shows 200 %.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuPercent {
+    /// Time in user mode.
+    pub user: f64,
+    /// Time in kernel mode.
+    pub system: f64,
+    /// `user + system`.
+    pub total: f64,
+}
+
 /// One process as seen at snapshot time.
 ///
 /// Fields that can be refused for lack of privilege (or that the kernel does
-/// not provide) are `Option`s: `None` means unknown, never zero.
+/// not provide, or that the refresh was not asked to read: see
+/// [`FieldSet`]) are `Option`s: `None` means unknown, never zero. Strings
+/// that cannot change for a (pid, start time) are shared between refreshes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessRow {
     /// Process id.
@@ -57,15 +123,20 @@ pub struct ProcessRow {
     /// Like psutil's `name()`: `comm` from `/proc/<pid>/stat`, or, when `comm`
     /// is 15 characters long (truncated by the kernel) and the basename of
     /// `cmdline[0]` starts with it, that basename.
-    pub name: String,
-    /// Arguments from `/proc/<pid>/cmdline`; empty for kernel threads and
-    /// zombies.
-    pub cmdline: Vec<String>,
+    pub name: Arc<str>,
+    /// Arguments from `/proc/<pid>/cmdline`, unscrubbed; empty for kernel
+    /// threads and zombies.
+    pub cmdline: Arc<[String]>,
+    /// Executable path (`/proc/<pid>/exe`).
+    pub exe: Option<Arc<str>>,
+    /// Working directory (`/proc/<pid>/cwd`), when [`FieldSet::cwd`].
+    pub cwd: Option<String>,
     /// Real uid, from `/proc/<pid>/status`.
     pub uid: Option<u32>,
-    /// User name of [`uid`](Self::uid), from `/etc/passwd`; `None` when the
-    /// uid is unknown or has no entry there.
-    pub user: Option<String>,
+    /// User name of [`uid`](Self::uid), from the name service (or the
+    /// configured passwd file); `None` when the uid is unknown or has no
+    /// name.
+    pub user: Option<Arc<str>>,
     /// State letter from `/proc/<pid>/stat` (`R`, `S`, `D`, `Z`, `I`, ...).
     pub state: char,
     /// Start time, Unix seconds (`starttime / CLK_TCK + btime`).
@@ -74,6 +145,9 @@ pub struct ProcessRow {
     pub cpu_user: f64,
     /// CPU time spent in kernel mode, seconds.
     pub cpu_system: f64,
+    /// CPU use since the previous refresh that saw this process; `None` on
+    /// its first sample.
+    pub cpu_percent: Option<CpuPercent>,
     /// Resident set size, bytes: `statm` resident × page size, like
     /// psutil's `memory_info().rss` (`stat` when `statm` is unreadable).
     pub rss: u64,
@@ -82,11 +156,13 @@ pub struct ProcessRow {
     /// Resident shared (file-backed + shmem) memory, bytes: `statm` shared ×
     /// page size, like psutil's `memory_info().shared`.
     pub shared: Option<u64>,
+    /// Swapped-out memory, bytes (`VmSwap` of `/proc/<pid>/status`).
+    pub swap: Option<u64>,
     /// Number of threads.
     pub threads: u32,
-    /// Number of open file descriptors (entries of `/proc/<pid>/fd`).
+    /// Number of open file descriptors, when [`FieldSet::open_fds`].
     pub open_fds: Option<u32>,
-    /// I/O counters from `/proc/<pid>/io`.
+    /// I/O counters from `/proc/<pid>/io`, when [`FieldSet::io`].
     pub io: Option<IoCounters>,
     /// Voluntary context switches, from `/proc/<pid>/status`.
     pub voluntary_ctx_switches: Option<u64>,
@@ -100,6 +176,9 @@ pub struct ProcessRow {
     pub children_minor_faults: u64,
     /// Major page faults of waited-for children.
     pub children_major_faults: u64,
+    /// Container id from the cgroup path (docker, containerd, CRI-O,
+    /// podman, ECS); `None` outside a container.
+    pub container_id: Option<Arc<str>>,
     /// Names of the fields refused for lack of privilege (`"open_fds"`,
     /// `"io"`, ...); those fields are `None`.
     pub denied: Vec<&'static str>,
@@ -126,8 +205,12 @@ pub struct ProcessSnapshot {
     pub num_cpus: u32,
     /// Total usable memory (`MemTotal`), bytes.
     pub total_memory: u64,
-    /// Every process, sorted by pid.
+    /// What this refresh read beyond the always-read fields.
+    pub fields: FieldSet,
+    /// Every process, sorted by pid (kernel threads only when asked).
     pub processes: Vec<ProcessRow>,
+    /// Every TCP and UDP socket, when [`FieldSet::connections`].
+    pub connections: Option<Arc<Connections>>,
 }
 
 /// Where the proc file system is, unless configured otherwise.

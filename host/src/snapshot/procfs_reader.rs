@@ -69,7 +69,13 @@ pub(super) fn read_snapshot(root: &Path) -> anyhow::Result<ProcessSnapshot> {
             .unwrap_or(u32::MAX)
             .max(1),
         total_memory,
+        fields: super::FieldSet {
+            open_fds: true,
+            io: true,
+            ..super::FieldSet::NONE
+        },
         processes,
+        connections: None,
     })
 }
 
@@ -170,8 +176,13 @@ fn read_row(process: &Process, ctx: &RowContext<'_>) -> Option<ProcessRow> {
     Some(ProcessRow {
         pid: u32::try_from(stat.pid).ok()?,
         ppid: u32::try_from(stat.ppid).unwrap_or(0),
-        name: process_name(&stat.comm, &cmdline),
-        user: uid.and_then(|uid| ctx.users.get(&uid).cloned()),
+        name: process_name(&stat.comm, &cmdline).into(),
+        user: uid.and_then(|uid| ctx.users.get(&uid).map(|u| u.as_str().into())),
+        exe: None,
+        cwd: None,
+        cpu_percent: None,
+        swap: None,
+        container_id: None,
         uid,
         state: stat.state,
         start_time: stat.starttime as f64 / ticks + ctx.btime,
@@ -202,7 +213,7 @@ fn read_row(process: &Process, ctx: &RowContext<'_>) -> Option<ProcessRow> {
         major_faults: stat.majflt,
         children_minor_faults: stat.cminflt,
         children_major_faults: stat.cmajflt,
-        cmdline,
+        cmdline: cmdline.into(),
         denied: fields.denied,
     })
 }

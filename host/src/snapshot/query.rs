@@ -432,7 +432,7 @@ pub(super) fn run(
                 if *selected {
                     continue;
                 }
-                *selected = q.names.contains(&row.name)
+                *selected = q.names.iter().any(|name| **name == *row.name)
                     || (!patterns.is_empty()
                         && !row.denied.contains(&"cmdline")
                         && matches_any(
@@ -600,10 +600,15 @@ mod tests {
         ProcessRow {
             pid,
             ppid,
-            name: name.to_owned(),
+            name: name.into(),
             cmdline: cmdline.iter().map(|s| s.to_string()).collect(),
+            exe: None,
+            cwd: None,
             uid: None,
-            user: user.map(str::to_owned),
+            user: user.map(Into::into),
+            cpu_percent: None,
+            swap: None,
+            container_id: None,
             state: 'S',
             start_time: 0.0,
             cpu_user: 0.0,
@@ -630,7 +635,9 @@ mod tests {
             host_cpu_time: 0.0,
             num_cpus: 1,
             total_memory: 0,
+            fields: crate::snapshot::FieldSet::NONE,
             processes,
+            connections: None,
         }
     }
 
@@ -904,7 +911,7 @@ mod tests {
     #[test]
     fn patterns_can_match_scrubbed_command_lines() {
         let mut s = tree();
-        s.processes[5].cmdline = vec!["mysqld".into(), "--password=hunter2".into()];
+        s.processes[5].cmdline = vec!["mysqld".into(), "--password=hunter2".into()].into();
         let query = |pattern: &str, scrubber: Option<Arc<Scrubber>>| {
             let q = ProcessQuery {
                 cmdline_patterns: vec![pattern.into()],

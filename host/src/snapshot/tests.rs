@@ -80,7 +80,7 @@ fn snapshot_when(ready: impl Fn(&ProcessSnapshot) -> bool) -> ProcessSnapshot {
 fn snapshot_with_sleepers(pids: &[u32]) -> ProcessSnapshot {
     snapshot_when(|s| {
         pids.iter()
-            .all(|pid| row(s, *pid).is_some_and(|r| r.name == "sleep"))
+            .all(|pid| row(s, *pid).is_some_and(|r| &*r.name == "sleep"))
     })
 }
 
@@ -153,7 +153,7 @@ fn kernel_threads_are_kept_without_cmdline() {
         std::fs::read_to_string("/proc/2/stat").is_ok_and(|stat| stat.starts_with("2 (kthreadd) "));
     if kthreadd_runs {
         let kthreadd = row(&s, 2).expect("kernel threads are kept");
-        assert_eq!(kthreadd.name, "kthreadd");
+        assert_eq!(&*kthreadd.name, "kthreadd");
         assert_eq!(kthreadd.ppid, 0);
         assert!(kthreadd.cmdline.is_empty(), "{:?}", kthreadd.cmdline);
         // Its children are kernel threads too.
@@ -175,8 +175,8 @@ fn spawned_children_are_read_correctly() {
     for (i, pid) in (1..=3).zip(reaper.pids()) {
         let r = row(&s, pid).unwrap_or_else(|| panic!("pid {pid} missing"));
         assert_eq!(r.ppid, std::process::id());
-        assert_eq!(r.name, "sleep");
-        assert_eq!(r.cmdline, ["sleep".to_owned(), marker(1, i)]);
+        assert_eq!(&*r.name, "sleep");
+        assert_eq!(*r.cmdline, ["sleep".to_owned(), marker(1, i)]);
         assert_eq!(r.uid, Some(uid));
         assert_eq!(r.user.as_deref(), Some(user.as_str()));
         assert!(
@@ -236,7 +236,7 @@ fn query_by_name_and_user() {
     }
     assert!(
         rows.iter()
-            .all(|r| r.name == "sleep" && r.user.as_deref() == Some(user.as_str()))
+            .all(|r| &*r.name == "sleep" && r.user.as_deref() == Some(user.as_str()))
     );
     assert!(found.is_sorted());
 
@@ -300,7 +300,7 @@ fn include_children_adds_descendants() {
     };
     let s = snapshot_when(|s| {
         s.query(&with_children)
-            .is_ok_and(|rows| rows.iter().filter(|r| r.name == "sleep").count() == 2)
+            .is_ok_and(|rows| rows.iter().filter(|r| &*r.name == "sleep").count() == 2)
     });
 
     let rows = s.query(&with_children).unwrap();
@@ -312,7 +312,7 @@ fn include_children_adds_descendants() {
     let mut args: Vec<&str> = sleeps.iter().map(|r| r.cmdline[1].as_str()).collect();
     args.sort_unstable();
     assert_eq!(args, [m1.as_str(), m2.as_str()]);
-    assert!(sleeps.iter().all(|r| r.ppid == sh_pid && r.name == "sleep"));
+    assert!(sleeps.iter().all(|r| r.ppid == sh_pid && &*r.name == "sleep"));
 
     assert_eq!(pids_of(&s.query(&only_sh).unwrap()), [sh_pid]);
 

@@ -160,7 +160,7 @@ fn select(
         .map(|row| {
             let cmdline = match &options.scrubber {
                 Some(scrubber) => row.scrubbed_cmdline(scrubber),
-                None => row.cmdline.clone(),
+                None => row.cmdline.to_vec(),
             };
             to_wit_process(row, cmdline)
         })
@@ -193,10 +193,10 @@ fn to_wit_process(row: &ProcessRow, cmdline: Vec<String>) -> wit::Process {
     wit::Process {
         pid: row.pid,
         ppid: row.ppid,
-        name: row.name.clone(),
+        name: row.name.to_string(),
         cmdline,
         uid: row.uid,
-        user: row.user.clone(),
+        user: row.user.as_deref().map(str::to_owned),
         state: row.state.to_string(),
         start_time: row.start_time,
         cpu_user: row.cpu_user,
