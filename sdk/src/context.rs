@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::bindings::runner::check::connections::{self, Connection, ConnectionQuery};
 use crate::bindings::runner::check::log::Level as LogLevel;
 use crate::bindings::runner::check::metrics::{self, Metric, MetricType};
 use crate::bindings::runner::check::processes::{self, ProcessQuery, ProcessSnapshot};
@@ -65,6 +66,41 @@ impl From<processes::QueryError> for QueryError {
             E::PidFileUnreadable(m) => QueryError::PidFileUnreadable(m),
             E::PidFileWithoutPid(m) => QueryError::PidFileWithoutPid(m),
             E::SnapshotUnavailable(m) => QueryError::SnapshotUnavailable(m),
+        }
+    }
+}
+
+/// Why [`Context::connections`] returned no sockets. Each case carries
+/// the runner's message, which is also its `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionError {
+    /// More pids or states than the runner accepts.
+    InvalidQuery(String),
+    /// The runner could not read its sockets.
+    Unavailable(String),
+}
+
+impl ConnectionError {
+    /// The runner's message.
+    pub fn message(&self) -> &str {
+        match self {
+            ConnectionError::InvalidQuery(m) | ConnectionError::Unavailable(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl From<connections::ConnectionError> for ConnectionError {
+    fn from(error: connections::ConnectionError) -> Self {
+        use connections::ConnectionError as E;
+        match error {
+            E::InvalidQuery(m) => ConnectionError::InvalidQuery(m),
+            E::Unavailable(m) => ConnectionError::Unavailable(m),
         }
     }
 }
@@ -203,9 +239,18 @@ impl Context {
 
     /// Ask the runner for the processes matching `query`. Filtering happens
     /// on the host, within the run's time limit; all instances of a tick
-    /// share one /proc snapshot.
+    /// share one /proc snapshot. Rows carry only the optional fields
+    /// `query.fields` asks for.
     pub fn processes(&self, query: &ProcessQuery) -> Result<ProcessSnapshot, QueryError> {
         processes::query_processes(query).map_err(QueryError::from)
+    }
+
+    /// Ask the runner for the TCP and UDP sockets matching `query` (e.g.
+    /// those of the pids a [`processes`](Self::processes) query found).
+    /// Filtering happens on the host; all instances of a tick share one
+    /// read of the host's sockets.
+    pub fn connections(&self, query: &ConnectionQuery) -> Result<Vec<Connection>, ConnectionError> {
+        connections::query_connections(query).map_err(ConnectionError::from)
     }
 
     /// Hand everything buffered to the runner: one call per kind.

@@ -57,24 +57,30 @@
 //!
 //! Checks run in a sandbox: no filesystem, no environment, no network, a
 //! wall-time limit, a memory cap and caps on what one run may submit and
-//! write. What a check needs from the machine (processes) it asks the
-//! runner for with [`Context::processes`]; command lines come scrubbed
-//! unless the instance sets `raw_command_lines: true`.
+//! write. What a check needs from the machine (processes and their
+//! connections) it asks the runner for with [`Context::processes`] and
+//! [`Context::connections`]; command lines come scrubbed unless the
+//! instance sets `raw_command_lines: true`.
 
 pub mod bindings;
 mod context;
 mod export;
 mod version;
 
-pub use context::{Context, Level, QueryError};
+pub use context::{ConnectionError, Context, Level, QueryError};
 pub use schemars;
 pub use serde_json;
 
 use serde::de::DeserializeOwned;
 
 pub use bindings::exports::runner::check::check::CheckInfo;
+pub use bindings::runner::check::connections::{
+    Connection, ConnectionQuery, Direction, Endpoint, Protocol, SocketState,
+};
 pub use bindings::runner::check::metrics::{Metric, MetricType};
-pub use bindings::runner::check::processes::{IoCounters, Process, ProcessQuery, ProcessSnapshot};
+pub use bindings::runner::check::processes::{
+    CpuPercent, DeniedFields, IoCounters, Process, ProcessFields, ProcessQuery, ProcessSnapshot,
+};
 pub use bindings::runner::check::reporting::{AlertType, Event, EventPriority, Status};
 
 /// A monitoring check. One value of the implementing type exists per
@@ -150,10 +156,12 @@ impl<E: std::fmt::Display> From<E> for Error {
 }
 
 impl Default for ProcessQuery {
-    /// Selects nothing; set at least one of `all`, `names`,
-    /// `cmdline_patterns`, `pids` or `pid_file`.
+    /// Selects nothing, and rows with no optional field; set at least one
+    /// of `all`, `names`, `cmdline_patterns`, `pids` or `pid_file`, and the
+    /// `fields` the check reads.
     fn default() -> Self {
         ProcessQuery {
+            fields: ProcessFields::empty(),
             all: false,
             names: Vec::new(),
             cmdline_patterns: Vec::new(),
@@ -161,6 +169,21 @@ impl Default for ProcessQuery {
             pid_file: None,
             include_children: false,
             user: None,
+        }
+    }
+}
+
+impl Default for ConnectionQuery {
+    /// Every socket of the host; narrow it with `pids`, `port`, `states`,
+    /// `listening_only`, `direction` or `protocol`.
+    fn default() -> Self {
+        ConnectionQuery {
+            pids: None,
+            port: None,
+            states: Vec::new(),
+            listening_only: false,
+            direction: None,
+            protocol: None,
         }
     }
 }

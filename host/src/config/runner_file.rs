@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::error::ConfigError;
 use super::limits::{self, Limits};
 use super::positions::Positions;
+use super::process_config::ProcessConfig;
 use super::schema::Schema;
 use super::validate::validate_options;
 use super::yaml::{parse_yaml, to_json};
@@ -25,7 +26,10 @@ use super::yaml::{parse_yaml, to_json};
 /// `RUNNER_TIMEOUT`, `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`,
 /// `RUNNER_MAX_SERVICE_CHECKS`, `RUNNER_MAX_EVENTS`, `RUNNER_MAX_METADATA`,
 /// `RUNNER_MAX_SUBMISSION_KIB`, `RUNNER_MAX_OUTPUT_KIB`,
-/// `RUNNER_MAX_CONTEXTS`; an empty variable counts as unset. (`RUNNER_CONFIG`, the file's path, is
+/// `RUNNER_MAX_CONTEXTS`; for reading processes `RUNNER_PROCFS_PATH` (or
+/// `HOST_PROC`), `RUNNER_SYSFS_PATH` (or `HOST_SYS`), `RUNNER_PASSWD_FILE`
+/// (or `HOST_ETC`) and the `process_config` ones; an empty variable counts
+/// as unset. (`RUNNER_CONFIG`, the file's path, is
 /// read by the command line as `--config`.)
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -54,6 +58,23 @@ pub struct RunnerConfig {
     /// a low `ulimit -v`; the runner also falls back by itself when the
     /// pool cannot be reserved). Default: true.
     pub instance_pool: bool,
+    /// Where the proc file system is read from: the host's `/proc`
+    /// mounted into a container (e.g. `/host/proc`), as the Agent's
+    /// `procfs_path`. Connections are then read from the host's network
+    /// namespace (through pid 1). Default: `/proc`. (`RUNNER_PROCFS_PATH`,
+    /// else `HOST_PROC`)
+    pub procfs_path: PathBuf,
+    /// Where sysfs is read from (the number of online CPUs), e.g.
+    /// `/host/sys`. Default: `/sys`. (`RUNNER_SYSFS_PATH`, else `HOST_SYS`)
+    pub sysfs_path: PathBuf,
+    /// A passwd file to name users from (e.g. the host's `/etc/passwd`
+    /// mounted at `/host/etc/passwd`). Default: none, users are named by
+    /// the system's name service (`/etc/passwd`, systemd, LDAP, ... as
+    /// `nsswitch.conf` says). (`RUNNER_PASSWD_FILE`, else
+    /// `$HOST_ETC/passwd`)
+    pub passwd_file: Option<PathBuf>,
+    /// How command lines are scrubbed (Datadog's `process_config`).
+    pub process_config: ProcessConfig,
 }
 
 impl Default for RunnerConfig {
@@ -66,6 +87,10 @@ impl Default for RunnerConfig {
             limits: Limits::default(),
             cache_dir: None,
             instance_pool: true,
+            procfs_path: PathBuf::from("/proc"),
+            sysfs_path: PathBuf::from("/sys"),
+            passwd_file: None,
+            process_config: ProcessConfig::default(),
         }
     }
 }
@@ -176,6 +201,9 @@ impl RunnerConfig {
         config.conf_d = base.join(&config.conf_d);
         config.checks_d = base.join(&config.checks_d);
         config.cache_dir = config.cache_dir.map(|dir| base.join(dir));
+        config.procfs_path = base.join(&config.procfs_path);
+        config.sysfs_path = base.join(&config.sysfs_path);
+        config.passwd_file = config.passwd_file.map(|file| base.join(file));
         config
     }
 
@@ -202,6 +230,19 @@ impl RunnerConfig {
         if let Some(v) = get("RUNNER_CACHE_DIR") {
             self.cache_dir = Some(PathBuf::from(v));
         }
+        // The Agent's (and gopsutil's) container variables, then ours.
+        if let Some(v) = get("RUNNER_PROCFS_PATH").or_else(|| get("HOST_PROC")) {
+            self.procfs_path = PathBuf::from(v);
+        }
+        if let Some(v) = get("RUNNER_SYSFS_PATH").or_else(|| get("HOST_SYS")) {
+            self.sysfs_path = PathBuf::from(v);
+        }
+        if let Some(v) = get("RUNNER_PASSWD_FILE") {
+            self.passwd_file = Some(PathBuf::from(v));
+        } else if let Some(etc) = get("HOST_ETC") {
+            self.passwd_file = Some(Path::new(&etc).join("passwd"));
+        }
+        self.process_config.apply_env(&get);
         if let Some(v) = get("RUNNER_INSTANCE_POOL") {
             self.instance_pool =
                 super::schema::affirmative(&serde_json::Value::String(v)) == Some(true);
@@ -266,6 +307,13 @@ fn example(path: &str) -> String {
         "cache_dir" => "e.g. `cache_dir: /var/cache/runner`".to_string(),
         "hostname" => "e.g. `hostname: web-1`".to_string(),
         "limits" => "e.g. `limits: {timeout: 30}`".to_string(),
+        "procfs_path" => "e.g. `procfs_path: /host/proc`".to_string(),
+        "sysfs_path" => "e.g. `sysfs_path: /host/sys`".to_string(),
+        "passwd_file" => "e.g. `passwd_file: /host/etc/passwd`".to_string(),
+        p if p.starts_with("process_config") => {
+            "e.g. `process_config: {custom_sensitive_words: [token], strip_proc_arguments: false}`"
+                .to_string()
+        }
         p if p == "tags" || p.starts_with("tags[") => {
             "e.g. `tags: [\"env:prod\", \"team:db\"]`".to_string()
         }

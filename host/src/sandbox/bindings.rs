@@ -10,6 +10,8 @@ wasmtime::component::bindgen!({
         // Waits for the shared snapshot refresh and matches off the async
         // runtime's threads.
         "runner:check/processes.query-processes": async | trappable,
+        // Waits for the shared snapshot refresh (sockets and their owners).
+        "runner:check/connections.query-connections": async | trappable,
         // Every other import may trap: that is how a run that breaks a
         // budget is stopped on the spot.
         default: trappable,
@@ -18,4 +20,4 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use self::exports::runner::check::check::CheckInfo;
-pub(crate) use self::runner::check::{log, metrics, processes, reporting};
+pub(crate) use self::runner::check::{connections, log, metrics, processes, reporting};

@@ -10,6 +10,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::budget::Budget;
+use super::capabilities::connections::ConnectionsCtx;
 use super::capabilities::log::LogCtx;
 use super::capabilities::metrics::MetricsCtx;
 use super::capabilities::output::CapturedOutput;
@@ -53,6 +54,7 @@ pub struct HostState {
     pub(super) reporting: ReportingCtx,
     pub(super) log: LogCtx,
     pub(super) processes: ProcessesCtx,
+    pub(super) connections: ConnectionsCtx,
     /// When the current call must end.
     pub(super) deadline: Instant,
     /// What running out of time is reported as.
@@ -115,6 +117,7 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
         output,
         metrics: MetricsCtx::new(setup.hostname),
         reporting: ReportingCtx::default(),
+        connections: ConnectionsCtx::new(setup.snapshots.clone()),
         processes: ProcessesCtx::new(setup.snapshots, setup.grants),
         deadline: Instant::now(),
         timeout: setup.timeout,

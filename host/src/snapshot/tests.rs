@@ -312,7 +312,11 @@ fn include_children_adds_descendants() {
     let mut args: Vec<&str> = sleeps.iter().map(|r| r.cmdline[1].as_str()).collect();
     args.sort_unstable();
     assert_eq!(args, [m1.as_str(), m2.as_str()]);
-    assert!(sleeps.iter().all(|r| r.ppid == sh_pid && &*r.name == "sleep"));
+    assert!(
+        sleeps
+            .iter()
+            .all(|r| r.ppid == sh_pid && &*r.name == "sleep")
+    );
 
     assert_eq!(pids_of(&s.query(&only_sh).unwrap()), [sh_pid]);
 

@@ -1,7 +1,9 @@
 //! Configuration: `init_config` and one instance, as written in
 //! `conf.d/process.d/conf.yaml`, and their validation into [`Settings`].
 
-use runner_sdk::ProcessQuery;
+pub use process_selection::ALL_DEPRECATED;
+use process_selection::ProcessSelection;
+use runner_sdk::{ProcessFields, ProcessQuery};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -64,45 +66,15 @@ pub struct Config {
     /// `<name>` tags of the metrics and `process.up`, and the
     /// `process:<name>` tag of `process.up`.
     pub name: String,
-    /// Select processes by name (`exact_match: true`) or by a regular
-    /// expression searched in the command line (`exact_match: false`); a
-    /// process matching any entry is selected. The entry `All` selects
-    /// every process (deprecated by Datadog). When `pid` or `pid_file` is
-    /// also set, `search_string` wins (with a warning).
-    #[serde(default)]
-    pub search_string: Option<Vec<String>>,
-    /// Select the process with this pid. Ignored (with a warning) when
-    /// `search_string` is set; wins over `pid_file`.
-    #[serde(default)]
-    pub pid: Option<u32>,
-    /// Select the process whose pid is the first integer in this file. A
-    /// file that cannot be read counts as no process running. Ignored
-    /// (with a warning) when `search_string` or `pid` is set.
-    #[serde(default)]
-    pub pid_file: Option<String>,
-    /// `true`: a `search_string` entry must equal the process name.
-    /// `false`: a `search_string` entry is a regular expression (Python
-    /// `re` syntax, look-around included) searched in the command line,
-    /// its arguments joined with single spaces.
-    #[serde(default = "yes")]
-    pub exact_match: bool,
-    /// `false`: a process whose command line the runner may not read
-    /// during an `exact_match: false` search fails the run. `true`: such
-    /// a process is skipped. Unreadable per-process fields (I/O counters,
-    /// file descriptors, ...) are always left out of the sums.
-    #[serde(default = "yes")]
-    pub ignore_denied_access: bool,
+    /// Which processes: `search_string`, `exact_match`, `pid`,
+    /// `pid_file`, `collect_children`, `user`, `ignore_denied_access`.
+    #[serde(flatten)]
+    pub selection: ProcessSelection,
     /// Bounds on the number of matched processes for the `process.up`
     /// service check. Without it, `process.up` is CRITICAL when no process
     /// matches and OK otherwise.
     #[serde(default)]
     pub thresholds: Option<Thresholds>,
-    /// Also count every descendant of the selected processes.
-    #[serde(default)]
-    pub collect_children: bool,
-    /// Keep only processes owned by this user name (real uid).
-    #[serde(default)]
-    pub user: Option<String>,
     /// Datadog: count open file descriptors through `sudo`. No effect
     /// here: the runner reads processes itself, and fields it may not read
     /// are left out of the sums.
@@ -162,11 +134,6 @@ pub struct Limits {
     pub critical: Bounds,
 }
 
-/// Datadog's deprecation warning for an `All` entry, word for word.
-pub const ALL_DEPRECATED: &str = "Deprecated: Having \"All\" in your search_string will \
-    greatly reduce the performance of the check and will be removed in a future version of \
-    the agent.";
-
 /// An instance after validation: what `run` needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -209,41 +176,6 @@ fn bounds(key: &str, value: Option<[f64; 2]>, warnings: &mut Vec<String>) -> Bou
     Bounds { low, high }
 }
 
-/// Checks an `exact_match: false` entry as the runner will compile it:
-/// with the `regex` crate's parser, or else (look-around,
-/// backreferences) with `fancy-regex`'s.
-fn validate_pattern(pattern: &str) -> Result<(), String> {
-    let Err(linear) = regex_syntax::Parser::new().parse(pattern) else {
-        return Ok(());
-    };
-    let fancy = match fancy_regex::Expr::parse_tree(pattern) {
-        Ok(_) => return Ok(()),
-        Err(fancy) => fancy,
-    };
-    // Name what is wrong in the terms of the engine that would run it.
-    let needs_fancy = matches!(
-        &linear,
-        regex_syntax::Error::Parse(e) if matches!(
-            e.kind(),
-            regex_syntax::ast::ErrorKind::UnsupportedLookAround
-                | regex_syntax::ast::ErrorKind::UnsupportedBackreference
-        )
-    );
-    let reason = if needs_fancy {
-        fancy.to_string()
-    } else {
-        // The parser draws the pattern over several lines; its last line
-        // says what is wrong.
-        let text = linear.to_string();
-        let last = text.lines().last().unwrap_or_default().to_string();
-        last.trim_start_matches("error: ").to_string()
-    };
-    Err(format!(
-        "`search_string` entry `{pattern}` is not a valid regular expression \
-         (exact_match is false): {reason}"
-    ))
-}
-
 impl Settings {
     /// Validates `config` (the checks a JSON Schema cannot express).
     pub fn new(config: Config) -> Result<Settings, String> {
@@ -253,70 +185,13 @@ impl Settings {
         let name = config.name;
         let mut warnings = Vec::new();
 
-        // Datadog takes the first selector set, in this order.
-        let given: Vec<&str> = [
-            ("search_string", config.search_string.is_some()),
-            ("pid", config.pid.is_some()),
-            ("pid_file", config.pid_file.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(key, set)| set.then_some(key))
-        .collect();
-        match given.as_slice() {
-            [] => {
-                return Err(
-                    "one of `search_string`, `pid` or `pid_file` must be set; none is set"
-                        .to_string(),
-                );
-            }
-            [_] => {}
-            [used, ignored @ ..] => warnings.push(format!(
-                "`{}` set together with `{used}`: only `{used}` is used (as by the Datadog \
-                 Agent, which takes the first of `search_string`, `pid`, `pid_file`); \
-                 remove the others",
-                ignored.join("` and `")
-            )),
-        }
-
-        let mut query = ProcessQuery::default();
-        let mut strict_search = false;
-        if let Some(search) = config.search_string {
-            if search.is_empty() {
-                // Datadog searches for nothing and finds nothing.
-                warnings.push(
-                    "`search_string` is empty: no process can match, so `process.up` is \
-                     CRITICAL; list the process names (or patterns) to watch"
-                        .to_string(),
-                );
-            }
-            strict_search = !config.ignore_denied_access && !config.exact_match;
-            if search.iter().any(|s| s == "All") {
-                warnings.push(ALL_DEPRECATED.to_string());
-                query.all = true;
-            } else if config.exact_match {
-                query.names = search;
-            } else {
-                for pattern in &search {
-                    validate_pattern(pattern)?;
-                }
-                query.cmdline_patterns = search;
-            }
-        } else if let Some(pid) = config.pid {
-            query.pids = vec![pid];
-        } else if let Some(pid_file) = &config.pid_file {
-            if pid_file.is_empty() {
-                // Datadog cannot open "" and counts no process.
-                warnings.push(
-                    "`pid_file` is empty: no process can match, so `process.up` is CRITICAL"
-                        .to_string(),
-                );
-            } else {
-                query.pid_file = Some(pid_file.clone());
-            }
-        }
-        query.include_children = config.collect_children;
-        query.user = config.user;
-
+        // The sums need the fd counts and I/O counters, and no string: the
+        // host copies none into the rows.
+        let selected = config.selection.select(
+            ProcessFields::OPEN_FDS | ProcessFields::IO,
+            "so `process.up` is CRITICAL",
+            &mut warnings,
+        )?;
         let limits = config.thresholds.map(|t| Limits {
             warning: bounds("warning", t.warning, &mut warnings),
             critical: bounds("critical", t.critical, &mut warnings),
@@ -324,10 +199,10 @@ impl Settings {
 
         Ok(Settings {
             tags: vec![format!("process_name:{name}"), name.clone()],
-            from_pid_file: query.pid_file.is_some(),
+            from_pid_file: selected.from_pid_file,
             name,
-            query,
-            strict_search,
+            query: selected.query,
+            strict_search: selected.strict_search,
             limits,
             warnings,
         })
@@ -337,6 +212,14 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What every query asks for beyond its selection.
+    fn base_query() -> ProcessQuery {
+        ProcessQuery {
+            fields: ProcessFields::OPEN_FDS | ProcessFields::IO,
+            ..ProcessQuery::default()
+        }
+    }
     use runner_sdk::serde_json::{self, json};
 
     fn config(value: serde_json::Value) -> Config {
@@ -350,11 +233,11 @@ mod tests {
     #[test]
     fn defaults() {
         let c = config(json!({"name": "nginx", "search_string": ["nginx"]}));
-        assert!(c.exact_match);
-        assert!(c.ignore_denied_access);
-        assert!(!c.collect_children);
+        assert!(c.selection.exact_match);
+        assert!(c.selection.ignore_denied_access);
+        assert!(!c.selection.collect_children);
         assert_eq!(c.thresholds, None);
-        assert_eq!(c.user, None);
+        assert_eq!(c.selection.user, None);
 
         let init: InitConfig = serde_json::from_value(json!({})).unwrap();
         assert_eq!(init, InitConfig::default());
@@ -379,7 +262,7 @@ mod tests {
             s.query,
             ProcessQuery {
                 names: vec!["nginx".into(), "httpd".into()],
-                ..ProcessQuery::default()
+                ..base_query()
             }
         );
         assert!(!s.from_pid_file);
@@ -397,7 +280,7 @@ mod tests {
             s.query,
             ProcessQuery {
                 cmdline_patterns: vec!["java .*kafka".into(), "zookeeper".into()],
-                ..ProcessQuery::default()
+                ..base_query()
             }
         );
     }
@@ -415,7 +298,7 @@ mod tests {
                 s.query,
                 ProcessQuery {
                     all: true,
-                    ..ProcessQuery::default()
+                    ..base_query()
                 }
             );
         }
@@ -440,7 +323,7 @@ mod tests {
                 pids: vec![42],
                 include_children: true,
                 user: Some("postgres".into()),
-                ..ProcessQuery::default()
+                ..base_query()
             }
         );
         assert!(!s.from_pid_file);
@@ -450,7 +333,7 @@ mod tests {
             s.query,
             ProcessQuery {
                 pid_file: Some("/run/db.pid".into()),
-                ..ProcessQuery::default()
+                ..base_query()
             }
         );
         assert!(s.from_pid_file);
@@ -498,7 +381,7 @@ mod tests {
             let mut instance = empty.clone();
             instance["name"] = json!("x");
             let s = settings(instance).unwrap();
-            assert_eq!(s.query, ProcessQuery::default(), "{empty}");
+            assert_eq!(s.query, base_query(), "{empty}");
             assert_eq!(s.warnings.len(), 1, "{empty}");
             assert!(s.warnings[0].contains("is empty"), "{empty}");
         }

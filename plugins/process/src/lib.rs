@@ -16,7 +16,8 @@ pub mod metrics;
 pub mod service_check;
 
 use runner_sdk::{
-    Check, Context, Error, Level, Metric, ProcessQuery, ProcessSnapshot, QueryError, Status,
+    Check, Context, Error, Level, Metric, ProcessFields, ProcessQuery, ProcessSnapshot, QueryError,
+    Status,
 };
 
 use config::{Config, InitConfig, Settings};
@@ -121,8 +122,10 @@ impl Check for ProcessCheck {
 
     fn run(&mut self, ctx: &mut Context) -> Result<(), Error> {
         if self.settings.strict_search {
+            // Only the names, for the message naming a denied process.
             let all = ctx.processes(&ProcessQuery {
                 all: true,
+                fields: ProcessFields::NAME,
                 ..ProcessQuery::default()
             });
             let all = all.map_err(|e| format!("process query failed: {}", e.message()))?;
@@ -311,7 +314,7 @@ mod tests {
         let mut denied = process(1);
         denied.io = None;
         denied.open_fds = None;
-        denied.denied = vec!["io".into(), "open_fds".into()];
+        denied.denied = runner_sdk::DeniedFields::IO | runner_sdk::DeniedFields::OPEN_FDS;
         let snap = snapshot(vec![denied, process(4)]);
         for exact_match in [true, false] {
             let mut strict = check(json!({

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use runner_sdk::{MetricType, Process, ProcessSnapshot};
+use runner_sdk::{DeniedFields, MetricType, Process, ProcessSnapshot};
 
 /// One metric to submit (the tags are the same for all of them).
 #[derive(Debug, Clone, PartialEq)]
@@ -95,12 +95,13 @@ pub fn check_search_denied(all: &ProcessSnapshot) -> Result<(), String> {
     match all
         .processes
         .iter()
-        .find(|p| p.denied.iter().any(|d| d == "cmdline"))
+        .find(|p| p.denied.contains(DeniedFields::CMDLINE))
     {
         Some(process) => Err(format!(
             "access denied to the command line of pid {} ({}) while searching \
              `search_string`; set `ignore_denied_access: true` to skip such processes",
-            process.pid, process.name
+            process.pid,
+            process.name.as_deref().unwrap_or("?")
         )),
         None => Ok(()),
     }
@@ -252,17 +253,22 @@ pub(crate) mod tests {
         Process {
             pid,
             ppid: 1,
-            name: "worker".into(),
-            cmdline: vec!["/usr/bin/worker".into(), "--serve".into()],
+            name: Some("worker".into()),
+            cmdline: None,
+            exe: None,
+            cwd: None,
             uid: Some(1000),
-            user: Some("app".into()),
-            state: "S".into(),
+            user: None,
+            container_id: None,
+            state: 'S',
             start_time: 1_000.0,
             cpu_user: 0.0,
             cpu_system: 0.0,
+            cpu_percent: None,
             rss: 0,
             vms: 0,
             shared: Some(0),
+            swap: None,
             threads: 1,
             open_fds: Some(0),
             io: Some(IoCounters {
@@ -277,7 +283,7 @@ pub(crate) mod tests {
             major_faults: 0,
             children_minor_faults: 0,
             children_major_faults: 0,
-            denied: Vec::new(),
+            denied: DeniedFields::empty(),
         }
     }
 
@@ -530,12 +536,7 @@ pub(crate) mod tests {
         procs[1].io = None;
         procs[1].voluntary_ctx_switches = None;
         procs[1].involuntary_ctx_switches = None;
-        procs[1].denied = vec![
-            "open_fds".into(),
-            "io".into(),
-            "voluntary_ctx_switches".into(),
-            "involuntary_ctx_switches".into(),
-        ];
+        procs[1].denied = DeniedFields::OPEN_FDS | DeniedFields::IO | DeniedFields::CTX_SWITCHES;
         let snap = snapshot(procs);
         // Unreadable fields are no search error, whatever the option.
         assert_eq!(check_search_denied(&snap), Ok(()));
@@ -592,16 +593,15 @@ pub(crate) mod tests {
     fn only_a_denied_command_line_is_a_search_error() {
         // pid 1's io and fds are refused even to root: never an error.
         let mut init = process(1);
-        init.name = "systemd".into();
+        init.name = Some("systemd".into());
         init.io = None;
         init.open_fds = None;
-        init.denied = vec!["io".into(), "open_fds".into()];
+        init.denied = DeniedFields::IO | DeniedFields::OPEN_FDS;
         assert_eq!(check_search_denied(&snapshot(vec![init.clone()])), Ok(()));
 
         let mut hidden = process(8);
-        hidden.name = "postgres".into();
-        hidden.cmdline = Vec::new();
-        hidden.denied = vec!["cmdline".into()];
+        hidden.name = Some("postgres".into());
+        hidden.denied = DeniedFields::CMDLINE;
         assert_eq!(
             check_search_denied(&snapshot(vec![init, process(5), hidden])),
             Err(

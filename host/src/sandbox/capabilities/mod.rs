@@ -7,8 +7,10 @@
 //! - [`reporting`]: service checks, events and metadata;
 //! - [`log`]: log lines (and [`output`], the WASI stdout/stderr capture
 //!   that shares their cap);
-//! - [`processes`]: queries of the process snapshot.
+//! - [`processes`]: queries of the process snapshot;
+//! - [`connections`]: queries of the host's sockets.
 
+pub mod connections;
 pub mod log;
 pub mod metrics;
 pub mod output;
@@ -28,5 +30,6 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     reporting::add_to_linker(linker)?;
     log::add_to_linker(linker)?;
     processes::add_to_linker(linker)?;
+    connections::add_to_linker(linker)?;
     Ok(())
 }

@@ -18,7 +18,8 @@ use crate::sandbox::bindings::processes::{self as wit, Host, QueryError};
 use crate::sandbox::budget::Budget;
 use crate::sandbox::limits::LimitHit;
 use crate::sandbox::store::HostState;
-use crate::snapshot::{self, ProcessRow, ProcessSnapshot, QueryOptions, SnapshotService};
+use crate::snapshot::{self, FieldSet, ProcessRow, ProcessSnapshot, QueryOptions, SnapshotService};
+use wit::ProcessFields as Fields;
 
 /// What an instance may see of the host's processes, from its config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +93,13 @@ impl Host for View<'_> {
             ))));
         }
         let deadline = tokio::time::Instant::from_std(self.deadline);
-        let snapshot = match tokio::time::timeout_at(deadline, snapshots.get()).await {
+        let fields = FieldSet {
+            open_fds: query.fields.contains(wit::ProcessFields::OPEN_FDS),
+            io: query.fields.contains(wit::ProcessFields::IO),
+            cwd: query.fields.contains(wit::ProcessFields::CWD),
+            connections: false,
+        };
+        let snapshot = match tokio::time::timeout_at(deadline, snapshots.get(fields)).await {
             Err(_elapsed) => return Err(self.budget.fail(self.timeout)),
             Ok(Err(e)) => {
                 return Ok(Err(QueryError::SnapshotUnavailable(format!(
@@ -144,6 +151,7 @@ fn select(
     query: wit::ProcessQuery,
     options: &QueryOptions,
 ) -> Result<wit::ProcessSnapshot, Stopped> {
+    let fields = query.fields;
     let query = snapshot::ProcessQuery {
         all: query.all,
         names: query.names,
@@ -189,35 +197,78 @@ fn to_wit_error(error: snapshot::QueryError) -> Stopped {
     })
 }
 
-fn to_wit_process(row: &ProcessRow, cmdline: Vec<String>) -> wit::Process {
+/// The guest's row: the strings (and the fields that cost reads) only
+/// when `fields` asks, so a numbers-only query copies no strings.
+fn to_wit_process(row: &ProcessRow, fields: Fields, scrubber: Option<&Scrubber>) -> wit::Process {
+    let string = |flag: Fields, value: Option<&str>| {
+        value.filter(|_| fields.contains(flag)).map(str::to_owned)
+    };
+    let cmdline = fields.contains(Fields::CMDLINE).then(|| match scrubber {
+        Some(scrubber) => row.scrubbed_cmdline(scrubber),
+        None => row.cmdline.to_vec(),
+    });
     wit::Process {
         pid: row.pid,
         ppid: row.ppid,
-        name: row.name.to_string(),
+        name: string(Fields::NAME, Some(&row.name)),
         cmdline,
+        exe: string(Fields::EXE, row.exe.as_deref()),
+        cwd: string(Fields::CWD, row.cwd.as_deref()),
         uid: row.uid,
-        user: row.user.as_deref().map(str::to_owned),
-        state: row.state.to_string(),
+        user: string(Fields::USER, row.user.as_deref()),
+        container_id: string(Fields::CONTAINER_ID, row.container_id.as_deref()),
+        state: row.state,
         start_time: row.start_time,
         cpu_user: row.cpu_user,
         cpu_system: row.cpu_system,
+        cpu_percent: row.cpu_percent.map(|cpu| wit::CpuPercent {
+            user: cpu.user,
+            system: cpu.system,
+            total: cpu.total,
+        }),
         rss: row.rss,
         vms: row.vms,
         shared: row.shared,
+        swap: row.swap,
         threads: row.threads,
-        open_fds: row.open_fds,
-        io: row.io.as_ref().map(|io| wit::IoCounters {
-            read_count: io.read_count,
-            write_count: io.write_count,
-            read_bytes: io.read_bytes,
-            write_bytes: io.write_bytes,
-        }),
+        open_fds: row.open_fds.filter(|_| fields.contains(Fields::OPEN_FDS)),
+        io: row
+            .io
+            .as_ref()
+            .filter(|_| fields.contains(Fields::IO))
+            .map(|io| wit::IoCounters {
+                read_count: io.read_count,
+                write_count: io.write_count,
+                read_bytes: io.read_bytes,
+                write_bytes: io.write_bytes,
+            }),
         voluntary_ctx_switches: row.voluntary_ctx_switches,
         involuntary_ctx_switches: row.involuntary_ctx_switches,
         minor_faults: row.minor_faults,
         major_faults: row.major_faults,
         children_minor_faults: row.children_minor_faults,
         children_major_faults: row.children_major_faults,
-        denied: row.denied.iter().map(|d| d.to_string()).collect(),
+        denied: denied_fields(&row.denied),
     }
+}
+
+/// The snapshot's names of refused fields as the WIT flags.
+fn denied_fields(denied: &[&str]) -> wit::DeniedFields {
+    use wit::DeniedFields as D;
+    denied.iter().fold(D::empty(), |flags, name| {
+        flags
+            | match *name {
+                "cmdline" => D::CMDLINE,
+                "exe" => D::EXE,
+                "cwd" => D::CWD,
+                "uid" => D::UID,
+                "user" => D::USER,
+                "shared" => D::SHARED,
+                "swap" => D::SWAP,
+                "open_fds" => D::OPEN_FDS,
+                "io" => D::IO,
+                "voluntary_ctx_switches" | "involuntary_ctx_switches" => D::CTX_SWITCHES,
+                _ => D::empty(),
+            }
+    })
 }

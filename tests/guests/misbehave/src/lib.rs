@@ -4,7 +4,7 @@
 use runner_sdk::bindings::runner::check::{metrics, reporting};
 use runner_sdk::{
     AlertType, Check, Context, Error, Event, EventPriority, Level, Metric, MetricType,
-    NoInitConfig, ProcessQuery, QueryError, Status,
+    NoInitConfig, ProcessFields, ProcessQuery, QueryError, Status,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -258,6 +258,7 @@ impl Check for Misbehave {
             Mode::Cmdline => {
                 let query = ProcessQuery {
                     pids: self.pid.into_iter().collect(),
+                    fields: ProcessFields::CMDLINE,
                     ..ProcessQuery::default()
                 };
                 let snapshot = ctx.processes(&query)?;
@@ -265,7 +266,7 @@ impl Check for Misbehave {
                     .processes
                     .first()
                     .ok_or(format!("no process {:?}", self.pid))?;
-                let message = process.cmdline.join(" ");
+                let message = process.cmdline.as_deref().unwrap_or_default().join(" ");
                 ctx.service_check("misbehave.cmdline", Status::Ok, &[], &message);
             }
         }
