@@ -31,14 +31,14 @@ struct ProcessStates {
 }
 
 /// `ps` state letters and the names used in the `state:` tag.
-const STATES: &[(&str, &str)] = &[
-    ("R", "running"),
-    ("S", "sleeping"),
-    ("D", "disk_sleep"),
-    ("Z", "zombie"),
-    ("T", "stopped"),
-    ("t", "tracing_stop"),
-    ("I", "idle"),
+const STATES: &[(char, &str)] = &[
+    ('R', "running"),
+    ('S', "sleeping"),
+    ('D', "disk_sleep"),
+    ('Z', "zombie"),
+    ('T', "stopped"),
+    ('t', "tracing_stop"),
+    ('I', "idle"),
 ];
 
 impl Check for ProcessStates {
@@ -52,6 +52,8 @@ impl Check for ProcessStates {
     }
 
     fn run(&mut self, ctx: &mut Context) -> Result<(), Error> {
+        // Only numbers are needed (`state`): ask for no optional field, so
+        // the runner copies no strings.
         let query = ProcessQuery {
             all: true,
             user: self.config.user.clone(),
@@ -70,7 +72,7 @@ impl Check for ProcessStates {
                 &[format!("state:{name}")],
             );
         }
-        let zombies = snapshot.processes.iter().filter(|p| p.state == "Z").count() as u32;
+        let zombies = snapshot.processes.iter().filter(|p| p.state == 'Z').count() as u32;
         let (status, message) = if zombies > self.config.max_zombies {
             (
                 Status::Warning,
