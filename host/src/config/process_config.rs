@@ -128,6 +128,49 @@ mod tests {
         );
     }
 
+    /// The forms secrets take on command lines, through the scrubber these
+    /// settings build.
+    #[test]
+    fn tricky_forms() {
+        let scrub = |config: &ProcessConfig, args: &[&str]| config.scrubber().scrub(&strings(args));
+        let default = ProcessConfig::default();
+        // `--password=x` and `--password x`.
+        assert_eq!(
+            scrub(&default, &["mysqld", "--password=x", "--db_password", "y"]),
+            strings(&["mysqld", "--password=********", "--db_password", "********"])
+        );
+        // `password: x` inside one argument.
+        assert_eq!(
+            scrub(&default, &["agent", "password: 1234"]),
+            strings(&["agent", "password: ********"])
+        );
+        // A quoted value with spaces is one argument: masked whole.
+        assert_eq!(
+            scrub(&default, &["app", "--api_key", "two words here", "--port", "80"]),
+            strings(&["app", "--api_key", "********", "--port", "80"])
+        );
+        // A sensitive word inside a value or a path is not an argument name:
+        // nothing is masked.
+        assert_eq!(
+            scrub(&default, &["/opt/secret-santa/bin/app", "--file=/etc/secrets/app.conf"]),
+            strings(&["/opt/secret-santa/bin/app", "--file=/etc/secrets/app.conf"])
+        );
+        // `-p x`: `p` is not a default word (mysql's `-p` is left alone, as
+        // by Datadog) until it is made one.
+        assert_eq!(
+            scrub(&default, &["mysql", "-p", "x", "-h", "db"]),
+            strings(&["mysql", "-p", "x", "-h", "db"])
+        );
+        let with_p = ProcessConfig {
+            custom_sensitive_words: strings(&["p"]),
+            ..ProcessConfig::default()
+        };
+        assert_eq!(
+            scrub(&with_p, &["mysql", "-p", "x", "-h", "db", "--port", "1"]),
+            strings(&["mysql", "-p", "********", "-h", "db", "--port", "1"])
+        );
+    }
+
     #[test]
     fn strip_and_disable() {
         let strip = ProcessConfig {
