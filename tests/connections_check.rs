@@ -19,15 +19,21 @@ fn value_tagged(report: &Value, metric: &str, with: &[&str]) -> Option<f64> {
         .filter(|s| with.iter().all(|t| tags(s).iter().any(|st| st == t)))
         .collect();
     assert!(found.len() <= 1, "{metric} {with:?}: {found:#?}");
-    found
-        .first()
-        .map(|s| s["points"].as_array().unwrap().last().unwrap()[1].as_f64().unwrap())
+    found.first().map(|s| {
+        s["points"].as_array().unwrap().last().unwrap()[1]
+            .as_f64()
+            .unwrap()
+    })
 }
 
 /// A port nothing listens on: bound and dropped (a race with another
 /// process grabbing it is possible but harmless: that process is not ours).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -65,22 +71,62 @@ fn sockets_of_the_selected_process_are_counted_and_listening_is_checked() {
     assert!(output.status.success(), "stderr: {}", stderr(&output));
 
     let me = ["process_name:me", "env:test"];
-    assert_eq!(value_tagged(&report, "connections.processes", &me), Some(1.0));
-    let listen = [&me[..], &["protocol:tcp", "state:listen", "direction:listening"]].concat();
-    assert_eq!(value_tagged(&report, "connections.count", &listen), Some(1.0));
-    let incoming = [&me[..], &["protocol:tcp", "state:established", "direction:incoming"]].concat();
-    assert_eq!(value_tagged(&report, "connections.count", &incoming), Some(3.0));
-    assert_eq!(value_tagged(&report, "connections.rx_queue", &incoming), Some(15.0));
-    let outgoing = [&me[..], &["protocol:tcp", "state:established", "direction:outgoing"]].concat();
-    assert_eq!(value_tagged(&report, "connections.count", &outgoing), Some(3.0));
-    let udp_tags = [&me[..], &["protocol:udp", "state:close", "direction:listening"]].concat();
-    assert_eq!(value_tagged(&report, "connections.count", &udp_tags), Some(1.0));
+    assert_eq!(
+        value_tagged(&report, "connections.processes", &me),
+        Some(1.0)
+    );
+    let listen = [
+        &me[..],
+        &["protocol:tcp", "state:listen", "direction:listening"],
+    ]
+    .concat();
+    assert_eq!(
+        value_tagged(&report, "connections.count", &listen),
+        Some(1.0)
+    );
+    let incoming = [
+        &me[..],
+        &["protocol:tcp", "state:established", "direction:incoming"],
+    ]
+    .concat();
+    assert_eq!(
+        value_tagged(&report, "connections.count", &incoming),
+        Some(3.0)
+    );
+    assert_eq!(
+        value_tagged(&report, "connections.rx_queue", &incoming),
+        Some(15.0)
+    );
+    let outgoing = [
+        &me[..],
+        &["protocol:tcp", "state:established", "direction:outgoing"],
+    ]
+    .concat();
+    assert_eq!(
+        value_tagged(&report, "connections.count", &outgoing),
+        Some(3.0)
+    );
+    let udp_tags = [
+        &me[..],
+        &["protocol:udp", "state:close", "direction:listening"],
+    ]
+    .concat();
+    assert_eq!(
+        value_tagged(&report, "connections.count", &udp_tags),
+        Some(1.0)
+    );
     // Only the two ports: the test runner itself holds no other listener.
-    assert_eq!(value_tagged(&report, "connections.listening_ports", &me), Some(2.0));
+    assert_eq!(
+        value_tagged(&report, "connections.listening_ports", &me),
+        Some(2.0)
+    );
 
     let checks = service_checks(&report, "connections.listening");
     assert_eq!(checks.len(), 2, "{checks:#?}");
-    let ok = checks.iter().find(|c| tags(c).contains(&"process_name:me".into())).unwrap();
+    let ok = checks
+        .iter()
+        .find(|c| tags(c).contains(&"process_name:me".into()))
+        .unwrap();
     assert_eq!(ok["status"], 0, "{ok:#?}");
     let (low, high) = (port.min(udp_port), port.max(udp_port));
     assert_eq!(ok["message"], format!("me listens on {low}, {high}"));
@@ -110,7 +156,10 @@ fn no_matching_process_is_critical() {
         value_tagged(&report, "connections.processes", &["process_name:ghost"]),
         Some(0.0)
     );
-    assert_eq!(value_tagged(&report, "connections.count", &["process_name:ghost"]), None);
+    assert_eq!(
+        value_tagged(&report, "connections.count", &["process_name:ghost"]),
+        None
+    );
     let checks = service_checks(&report, "connections.listening");
     assert_eq!(checks.len(), 1);
     assert_eq!(checks[0]["status"], 2);

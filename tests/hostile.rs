@@ -393,7 +393,7 @@ impl ComponentText<'_> {
 impl Default for ComponentText<'_> {
     fn default() -> Self {
         Self {
-            version: "0.2.0",
+            version: "0.3.0",
             name: "wat",
             modules: "",
             imports: "",
@@ -1097,7 +1097,7 @@ fn unloadable_components_are_refused_with_the_reason() {
     assert!(
         watched
             .stderr
-            .contains("this runner implements runner:check@0.2.0"),
+            .contains("this runner implements runner:check@0.3.0"),
         "{}",
         watched.stderr
     );
@@ -1121,7 +1121,7 @@ fn another_contract_version_is_named() {
     let watched = watch(&ws, &["check", "old"], Duration::from_secs(20));
     watched.assert_survived(Duration::from_secs(10));
     assert_eq!(watched.status.code(), Some(1));
-    for version in ["0.2.0", "0.1.0"] {
+    for version in ["0.3.0", "0.1.0"] {
         assert!(watched.stderr.contains(version), "{}", watched.stderr);
     }
 }

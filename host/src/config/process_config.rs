@@ -65,9 +65,8 @@ impl ProcessConfig {
     /// Applies the `RUNNER_*` overrides of this section; `get` returns
     /// non-empty variables only.
     pub(super) fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) {
-        let yes = |v: String| {
-            super::schema::affirmative(&serde_json::Value::String(v)) == Some(true)
-        };
+        let yes =
+            |v: String| super::schema::affirmative(&serde_json::Value::String(v)) == Some(true);
         if let Some(v) = get("RUNNER_SCRUB_ARGS") {
             self.scrub_args = yes(v);
         }
@@ -146,13 +145,19 @@ mod tests {
         );
         // A quoted value with spaces is one argument: masked whole.
         assert_eq!(
-            scrub(&default, &["app", "--api_key", "two words here", "--port", "80"]),
+            scrub(
+                &default,
+                &["app", "--api_key", "two words here", "--port", "80"]
+            ),
             strings(&["app", "--api_key", "********", "--port", "80"])
         );
         // A sensitive word inside a value or a path is not an argument name:
         // nothing is masked.
         assert_eq!(
-            scrub(&default, &["/opt/secret-santa/bin/app", "--file=/etc/secrets/app.conf"]),
+            scrub(
+                &default,
+                &["/opt/secret-santa/bin/app", "--file=/etc/secrets/app.conf"]
+            ),
             strings(&["/opt/secret-santa/bin/app", "--file=/etc/secrets/app.conf"])
         );
         // `-p x`: `p` is not a default word (mysql's `-p` is left alone, as
@@ -178,7 +183,9 @@ mod tests {
             ..ProcessConfig::default()
         };
         assert_eq!(
-            strip.scrubber().scrub(&strings(&["/usr/bin/app", "--password=x", "-v"])),
+            strip
+                .scrubber()
+                .scrub(&strings(&["/usr/bin/app", "--password=x", "-v"])),
             strings(&["/usr/bin/app"])
         );
         let off = ProcessConfig {

@@ -15,9 +15,7 @@ use crate::sandbox::bindings::connections::{self as wit, ConnectionError, Host};
 use crate::sandbox::budget::Budget;
 use crate::sandbox::limits::LimitHit;
 use crate::sandbox::store::HostState;
-use crate::snapshot::connections::{
-    Connection, ConnectionQuery, Direction, Protocol, SocketState,
-};
+use crate::snapshot::connections::{Connection, ConnectionQuery, Direction, Protocol, SocketState};
 use crate::snapshot::{FieldSet, SnapshotService};
 
 /// This capability's part of a store.
@@ -212,7 +210,11 @@ mod tests {
         ] {
             assert_eq!(from_wit_state(to_wit_state(state)), state);
         }
-        for direction in [Direction::Listening, Direction::Incoming, Direction::Outgoing] {
+        for direction in [
+            Direction::Listening,
+            Direction::Incoming,
+            Direction::Outgoing,
+        ] {
             assert_eq!(from_wit_direction(to_wit_direction(direction)), direction);
         }
     }

@@ -3,8 +3,8 @@
 
 use runner_sdk::bindings::runner::check::{metrics, reporting};
 use runner_sdk::{
-    AlertType, Check, Context, Error, Event, EventPriority, Level, Metric, MetricType,
-    NoInitConfig, ProcessFields, ProcessQuery, QueryError, Status,
+    AlertType, Check, ConnectionQuery, Context, Error, Event, EventPriority, Level, Metric,
+    MetricType, NoInitConfig, ProcessFields, ProcessQuery, QueryError, Status,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -73,6 +73,10 @@ enum Mode {
     /// Report the command line of process `pid` as an OK service check's
     /// message.
     Cmdline,
+    /// Query the host's connections for `count` pids (default 1,000,000):
+    /// far more than the runner accepts; the run fails with what the
+    /// runner answered.
+    ManyPids,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -123,6 +127,7 @@ impl Check for Misbehave {
             pid: config.pid,
             count: config.count.unwrap_or(match config.mode {
                 Mode::LongError => 10 << 20,
+                Mode::ManyPids => 1_000_000,
                 _ => 20_000,
             }),
         })
@@ -253,6 +258,19 @@ impl Check for Misbehave {
                     )
                     .into()),
                     Err(e) => Err(format!("{}: {e}", kind(&e)).into()),
+                };
+            }
+            Mode::ManyPids => {
+                let count = self.count.min(10_000_000) as u32;
+                let query = ConnectionQuery {
+                    pids: Some((0..count).collect()),
+                    ..ConnectionQuery::default()
+                };
+                return match ctx.connections(&query) {
+                    Ok(rows) => {
+                        Err(format!("the runner answered {} connections", rows.len()).into())
+                    }
+                    Err(e) => Err(e.to_string().into()),
                 };
             }
             Mode::Cmdline => {
