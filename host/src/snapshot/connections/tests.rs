@@ -435,6 +435,18 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
     )
 }
 
+/// User and system CPU time of this thread so far.
+fn thread_cpu() -> (Duration, Duration) {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid rusage to fill.
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) },
+        0
+    );
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (time(usage.ru_utime), time(usage.ru_stime))
+}
+
 /// `cargo test --release -p runner --lib snapshot::connections::tests::bench -- --ignored --nocapture`
 #[test]
 #[ignore = "a measurement, not a check: prints timings"]
@@ -451,10 +463,14 @@ fn bench_read_with_2000_loopback_connections() {
         owners::fill(Path::new("/proc"), &pids, &mut owned);
         owned
     });
+    let (user_before, system_before) = thread_cpu();
     let full = time(runs, || read(Path::new("/proc"), &pids).unwrap());
+    let (user_after, system_after) = thread_cpu();
+    let (user, system) = (user_after - user_before, system_after - system_before);
     let ss = time(runs, || Command::new("ss").arg("-tanp").output().unwrap());
+    let ss_no_pids = time(runs, || Command::new("ss").arg("-tan").output().unwrap());
     eprintln!(
-        "{} sockets, {} pids: netlink dump {netlink:?}, /proc/net {procnet:?}, owner walk {walk:?}, read() {full:?}; ss -tanp {ss:?} (medians of {runs})",
+        "{} sockets, {} pids: netlink dump {netlink:?}, /proc/net {procnet:?}, owner walk {walk:?}, read() {full:?} (user {user:?}, system {system:?} for all runs); ss -tanp {ss:?}, ss -tan {ss_no_pids:?} (medians of {runs})",
         sockets.len(),
         pids.len()
     );
