@@ -221,8 +221,9 @@ const OWN_PROC: &str = "/proc";
 /// pid 1; unless that is the runner's own (same `ns/net` inode, e.g. a
 /// container on the host network), the sockets come from
 /// `<proc_root>/1/net/{tcp,tcp6,udp,udp6}` instead. Netlink failing (e.g.
-/// forbidden by a seccomp profile) also falls back to those tables; the
-/// result's [`Connections::source`] tells which was read.
+/// forbidden by a seccomp profile) also falls back to those tables
+/// (`/proc/net/*` for `/proc`); the result's [`Connections::source`] tells
+/// which was read.
 pub fn read(proc_root: &Path, pids: &[u32]) -> anyhow::Result<Connections> {
     let (source, sockets) = read_sockets(proc_root)?;
     Ok(Connections::assemble(source, sockets, proc_root, pids))
@@ -233,7 +234,9 @@ fn read_sockets(proc_root: &Path) -> anyhow::Result<(Source, Vec<Socket>)> {
     if own || same_network_namespace(proc_root) {
         match netlink::dump() {
             Ok(sockets) => return Ok((Source::Netlink, sockets)),
-            Err(error) => tracing::debug!("netlink socket dump failed, reading /proc/net: {error}"),
+            Err(error) => {
+                tracing::debug!("netlink socket dump failed, reading the /proc/net tables: {error}")
+            }
         }
     }
     let net_dir = if own {

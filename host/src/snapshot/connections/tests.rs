@@ -393,6 +393,25 @@ fn another_proc_root_reads_the_tables_of_its_pid_1_and_its_fd_links() {
 }
 
 #[test]
+fn another_proc_root_in_our_network_namespace_reads_through_netlink() {
+    // `/proc/self/..` is `/proc` under another name, as a bind mount would be.
+    let root = Path::new("/proc/self/..");
+    // Pid 1's namespace may be hidden from us (then it counts as another).
+    let namespace = |path: &str| std::fs::read_link(path).ok();
+    let same =
+        namespace("/proc/1/ns/net").is_some_and(|n| Some(n) == namespace("/proc/self/ns/net"));
+    let source = read(root, &[]).unwrap().source;
+    assert_eq!(
+        source,
+        if same {
+            Source::Netlink
+        } else {
+            Source::ProcNet
+        }
+    );
+}
+
+#[test]
 fn state_and_protocol_names() {
     let named: Vec<_> = (0..=13)
         .filter_map(SocketState::from_kernel)
