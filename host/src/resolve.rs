@@ -16,7 +16,7 @@ use crate::config::{
 use crate::sandbox::{
     self, CheckInstance, InstanceSpec, LoadedPlugin, PluginBytes, ProcessGrants, Sandbox, Sizing,
 };
-use crate::snapshot::SnapshotService;
+use crate::snapshot::{SnapshotService, SnapshotSettings};
 
 /// Instances running within this long of each other share one /proc
 /// snapshot.
@@ -95,7 +95,10 @@ impl Environment {
             configs,
             catalog,
             sandbox,
-            snapshots: Arc::new(SnapshotService::new(SNAPSHOT_MAX_AGE)),
+            snapshots: Arc::new(SnapshotService::new(
+                SnapshotSettings::default(),
+                SNAPSHOT_MAX_AGE,
+            )),
             other_procfs: Mutex::new(BTreeMap::new()),
         })
     }
@@ -109,7 +112,11 @@ impl Environment {
                 others
                     .entry(root.clone())
                     .or_insert_with(|| {
-                        Arc::new(SnapshotService::with_root(root.clone(), SNAPSHOT_MAX_AGE))
+                        let settings = SnapshotSettings {
+                            proc_root: root.clone(),
+                            ..SnapshotSettings::default()
+                        };
+                        Arc::new(SnapshotService::new(settings, SNAPSHOT_MAX_AGE))
                     })
                     .clone()
             }

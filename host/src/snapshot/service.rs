@@ -1,22 +1,25 @@
 //! One process snapshot shared by every check instance.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::sync::Mutex;
 
-use super::ProcessSnapshot;
+use super::{FieldSet, ProcessSnapshot, Reader, SnapshotSettings};
 
 /// Hands out a cached [`ProcessSnapshot`], re-reading `/proc` only when the
-/// cached one is older than `max_age`.
+/// cached one is older than `max_age` or lacks fields a caller asks for.
 #[derive(Debug)]
 pub struct SnapshotService {
     /// Where the proc file system is read from.
     root: PathBuf,
     max_age: Duration,
+    /// Keeps what refreshes reuse (static fields, the previous CPU sample);
+    /// locked by the blocking task that refreshes.
+    reader: Arc<std::sync::Mutex<Reader>>,
     /// Held across a refresh, so concurrent callers wait for it and share it.
     cache: Mutex<Option<Cached>>,
     refreshes: AtomicU64,
@@ -30,41 +33,51 @@ struct Cached {
 }
 
 impl SnapshotService {
-    /// A service whose snapshots of `/proc` are at most `max_age` old.
-    pub fn new(max_age: Duration) -> Self {
-        Self::with_root(PathBuf::from(super::PROC), max_age)
-    }
-
-    /// A service reading the proc file system mounted at `root`.
-    pub fn with_root(root: PathBuf, max_age: Duration) -> Self {
+    /// A service reading the host as `settings` say, whose snapshots are
+    /// at most `max_age` old.
+    pub fn new(settings: SnapshotSettings, max_age: Duration) -> Self {
         Self {
-            root,
+            root: settings.proc_root.clone(),
             max_age,
+            reader: Arc::new(std::sync::Mutex::new(Reader::new(settings))),
             cache: Mutex::new(None),
             refreshes: AtomicU64::new(0),
         }
     }
 
-    /// Returns a snapshot no older than `max_age`; refreshes otherwise.
+    /// Returns a snapshot no older than `max_age` that has `fields`;
+    /// refreshes otherwise.
     ///
-    /// Concurrent callers while a refresh is in flight wait for and share
-    /// that one refresh; the blocking `/proc` read runs in
-    /// `spawn_blocking`. A failed refresh is returned to the caller that ran
-    /// it and is not cached: the next caller tries again.
-    pub async fn get(&self) -> anyhow::Result<Arc<ProcessSnapshot>> {
+    /// A refresh reads what is asked plus what the cached snapshot had, if
+    /// that one is still fresh, so callers asking for different fields
+    /// within `max_age` settle on one snapshot. Concurrent callers while a
+    /// refresh is in flight wait for and share that one refresh; the
+    /// blocking `/proc` read runs in `spawn_blocking`. A failed refresh is
+    /// returned to the caller that ran it and is not cached: the next
+    /// caller tries again.
+    pub async fn get(&self, fields: FieldSet) -> anyhow::Result<Arc<ProcessSnapshot>> {
         let called = Instant::now();
         let mut cache = self.cache.lock().await;
+        let mut wanted = fields;
         if let Some(cached) = cache.as_ref()
             // A read that started after this call is fresh enough whatever
             // `max_age` is: that is how waiters share an in-flight refresh.
             && (cached.started >= called || cached.started.elapsed() <= self.max_age)
         {
-            return Ok(Arc::clone(&cached.snapshot));
+            if cached.snapshot.fields.covers(fields) {
+                return Ok(Arc::clone(&cached.snapshot));
+            }
+            wanted = wanted.union(cached.snapshot.fields);
         }
 
         let started = Instant::now();
-        let root = self.root.clone();
-        let read = tokio::task::spawn_blocking(move || ProcessSnapshot::read_from(&root)).await;
+        let reader = Arc::clone(&self.reader);
+        let read = tokio::task::spawn_blocking(move || {
+            // A refresh that panicked leaves only caches behind: usable.
+            let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+            reader.refresh(wanted)
+        })
+        .await;
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         let snapshot = Arc::new(
             read.context("process snapshot task failed")?
@@ -78,7 +91,7 @@ impl SnapshotService {
     }
 
     /// The proc file system this service reads.
-    pub fn root(&self) -> &std::path::Path {
+    pub fn root(&self) -> &Path {
         &self.root
     }
 
@@ -94,7 +107,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_callers_share_one_refresh() {
-        let service = Arc::new(SnapshotService::new(Duration::from_secs(60)));
+        let service = Arc::new(SnapshotService::new(
+            SnapshotSettings::default(),
+            Duration::from_secs(60),
+        ));
         let barrier = Arc::new(tokio::sync::Barrier::new(8));
         let tasks: Vec<_> = (0..8)
             .map(|_| {
@@ -102,7 +118,7 @@ mod tests {
                 let barrier = Arc::clone(&barrier);
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    service.get().await.unwrap()
+                    service.get(FieldSet::NONE).await.unwrap()
                 })
             })
             .collect();
@@ -120,12 +136,15 @@ mod tests {
         // With max_age 0 every call refreshes, except callers that arrived
         // while a refresh was already running: they share it. Hold the lock
         // so all 8 arrive before the first refresh starts.
-        let service = Arc::new(SnapshotService::new(Duration::ZERO));
+        let service = Arc::new(SnapshotService::new(
+            SnapshotSettings::default(),
+            Duration::ZERO,
+        ));
         let guard = service.cache.lock().await;
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let service = Arc::clone(&service);
-                tokio::spawn(async move { service.get().await.unwrap() })
+                tokio::spawn(async move { service.get(FieldSet::NONE).await.unwrap() })
             })
             .collect();
         // Let every task take its `called` timestamp and queue on the lock.
@@ -136,22 +155,54 @@ mod tests {
         }
         assert_eq!(service.refresh_count(), 1);
         // A later call does not reuse it.
-        service.get().await.unwrap();
+        service.get(FieldSet::NONE).await.unwrap();
         assert_eq!(service.refresh_count(), 2);
     }
 
     #[tokio::test]
     async fn refreshes_again_after_max_age() {
-        let service = SnapshotService::new(Duration::from_millis(300));
-        let first = service.get().await.unwrap();
-        let second = service.get().await.unwrap();
+        // Long enough for a refresh on a loaded machine.
+        let service = SnapshotService::new(SnapshotSettings::default(), Duration::from_secs(1));
+        let first = service.get(FieldSet::NONE).await.unwrap();
+        let second = service.get(FieldSet::NONE).await.unwrap();
         assert_eq!(service.refresh_count(), 1);
         assert!(Arc::ptr_eq(&first, &second));
 
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let third = service.get().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let third = service.get(FieldSet::NONE).await.unwrap();
         assert_eq!(service.refresh_count(), 2);
         assert!(!Arc::ptr_eq(&first, &third));
         assert!(third.taken_at > first.taken_at);
+    }
+
+    #[tokio::test]
+    async fn refreshes_for_missing_fields_and_keeps_the_cached_ones() {
+        let service = SnapshotService::new(SnapshotSettings::default(), Duration::from_secs(60));
+        let fds = FieldSet {
+            open_fds: true,
+            ..FieldSet::NONE
+        };
+        let io = FieldSet {
+            io: true,
+            ..FieldSet::NONE
+        };
+        let first = service.get(fds).await.unwrap();
+        assert_eq!(first.fields, fds);
+        // Fewer fields: the cached snapshot covers them.
+        let same = service.get(FieldSet::NONE).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &same));
+        assert_eq!(service.refresh_count(), 1);
+        // More: a refresh reading both.
+        let both = service.get(io).await.unwrap();
+        assert_eq!(service.refresh_count(), 2);
+        assert_eq!(both.fields, fds.union(io));
+        let me = both
+            .processes
+            .iter()
+            .find(|r| r.pid == std::process::id())
+            .unwrap();
+        assert!(me.open_fds.is_some() && me.io.is_some());
+        assert!(Arc::ptr_eq(&both, &service.get(fds).await.unwrap()));
+        assert_eq!(service.refresh_count(), 2);
     }
 }

@@ -18,7 +18,7 @@ use crate::sandbox::bindings::processes::{self as wit, Host, QueryError};
 use crate::sandbox::budget::Budget;
 use crate::sandbox::limits::LimitHit;
 use crate::sandbox::store::HostState;
-use crate::snapshot::{self, ProcessRow, ProcessSnapshot, QueryOptions, SnapshotService};
+use crate::snapshot::{self, FieldSet, ProcessRow, ProcessSnapshot, QueryOptions, SnapshotService};
 
 /// What an instance may see of the host's processes, from its config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +92,12 @@ impl Host for View<'_> {
             ))));
         }
         let deadline = tokio::time::Instant::from_std(self.deadline);
-        let snapshot = match tokio::time::timeout_at(deadline, snapshots.get()).await {
+        let fields = FieldSet {
+            open_fds: true,
+            io: true,
+            ..FieldSet::NONE
+        };
+        let snapshot = match tokio::time::timeout_at(deadline, snapshots.get(fields)).await {
             Err(_elapsed) => return Err(self.budget.fail(self.timeout)),
             Ok(Err(e)) => {
                 return Ok(Err(QueryError::SnapshotUnavailable(format!(
