@@ -157,12 +157,13 @@ impl Fixture {
     fn process(&self, p: Proc<'_>, uid: u32, cmdline: &str, cgroup: &str) {
         let pid = p.pid;
         self.stat(p);
-        self.write(&format!("proc/{pid}/statm"), "2735 423 370 5 0 103 0\n");
         self.write(
             &format!("proc/{pid}/status"),
             &format!(
                 "Name:\t{}\nState:\t{}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n\
-                 VmRSS:\t    1692 kB\nVmSwap:\t      12 kB\nThreads:\t2\n\
+                 VmSize:\t   10940 kB\nVmRSS:\t    1692 kB\nRssAnon:\t     212 kB\n\
+                 RssFile:\t    1472 kB\nRssShmem:\t       8 kB\n\
+                 VmSwap:\t      12 kB\nThreads:\t2\n\
                  voluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t7\n",
                 p.comm, p.state, pid
             ),
@@ -218,7 +219,6 @@ fn rows_of_a_recorded_tree() {
     let fixture = Fixture::new();
     let s = fixture.reader().refresh(OPTIONAL).unwrap();
     let ticks = procfs::ticks_per_second() as f64;
-    let page = procfs::page_size();
     assert_eq!(s.host_cpu_time, 1000.0 / ticks);
     assert_eq!(s.num_cpus, 2);
     assert_eq!(s.total_memory, 24683656 * 1024);
@@ -242,9 +242,9 @@ fn rows_of_a_recorded_tree() {
         cpu_user: 50.0 / ticks,
         cpu_system: 20.0 / ticks,
         cpu_percent: None,
-        rss: 423 * page,
-        vms: 2735 * page,
-        shared: Some(370 * page),
+        rss: 1692 * 1024,
+        vms: 10940 * 1024,
+        shared: Some(1480 * 1024),
         swap: Some(12 * 1024),
         threads: 2,
         open_fds: Some(5),
@@ -505,47 +505,111 @@ fn live_child_with_cpu_percent() {
     assert!(cpu.total >= 0.0 && cpu.total <= 100.0 * f64::from(second.num_cpus));
 }
 
-/// Timing of a first snapshot and of a refresh of this host, with the CPU
-/// time split user/system (`getrusage`): `cargo test --release -p runner
-/// --lib snapshot::fixture_tests::timing -- --ignored --nocapture`.
+/// CPU time of this thread (or of waited-for children), user and system,
+/// seconds.
+fn cpu_times(who: i32) -> (f64, f64) {
+    // SAFETY: plain old data, filled in by getrusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage.
+    assert_eq!(unsafe { libc::getrusage(who, &mut usage) }, 0);
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
+}
+
+/// Runs `f` `runs` times; prints the median wall time and the mean user
+/// and system CPU time of `who`.
+fn measure(label: &str, runs: usize, who: i32, mut f: impl FnMut() -> usize) {
+    let mut wall = Vec::new();
+    let (u0, s0) = cpu_times(who);
+    let mut pids = 0;
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        pids = f();
+        wall.push(started.elapsed().as_secs_f64());
+    }
+    let (u1, s1) = cpu_times(who);
+    wall.sort_by(f64::total_cmp);
+    let median = wall[wall.len() / 2];
+    println!(
+        "{label}: {pids} pids, median {:.2} ms ({:.1} µs/pid), user {:.2} ms, system {:.2} ms",
+        median * 1e3,
+        median * 1e6 / pids.max(1) as f64,
+        (u1 - u0) * 1e3 / runs as f64,
+        (s1 - s0) * 1e3 / runs as f64,
+    );
+}
+
+/// Timing of a first snapshot and of a refresh of this host, against the
+/// reads of the procfs crate the previous reader made and against `ps`:
+/// `RUNNER_TIMING_EXTRA_PROCS=2000 cargo test --release -p runner --lib
+/// snapshot::fixture_tests::timing -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, not a test"]
 fn timing() {
-    fn cpu_times() -> (f64, f64) {
-        // SAFETY: plain old data, filled in by getrusage.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: a valid pointer to a rusage.
-        assert_eq!(
-            unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) },
-            0
-        );
-        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-        (secs(usage.ru_utime), secs(usage.ru_stime))
-    }
+    let extra: usize = std::env::var("RUNNER_TIMING_EXTRA_PROCS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut sleepers: Vec<_> = (0..extra)
+        .map(|_| {
+            Command::new("sleep")
+                .arg("600")
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
     let fields = FieldSet {
         open_fds: true,
         io: true,
         ..FieldSet::NONE
     };
-    let mut reader = Reader::new(SnapshotSettings::default());
-    for (label, runs) in [("first", 1), ("refresh", 20)] {
-        let mut wall = Vec::new();
-        let (u0, s0) = cpu_times();
-        let mut pids = 0;
-        for _ in 0..runs {
-            let started = std::time::Instant::now();
-            pids = reader.refresh(fields).unwrap().processes.len();
-            wall.push(started.elapsed().as_secs_f64());
+    let runs = 10;
+    let settings = SnapshotSettings::default();
+    measure("first snapshot", runs, libc::RUSAGE_THREAD, || {
+        Reader::new(settings.clone())
+            .refresh(fields)
+            .unwrap()
+            .processes
+            .len()
+    });
+    let mut reader = Reader::new(settings.clone());
+    reader.refresh(fields).unwrap();
+    measure("refresh", runs, libc::RUSAGE_THREAD, || {
+        reader.refresh(fields).unwrap().processes.len()
+    });
+    // The fields `ps` shows: no fds, no io.
+    measure(
+        "refresh without fds and io",
+        runs,
+        libc::RUSAGE_THREAD,
+        || reader.refresh(FieldSet::NONE).unwrap().processes.len(),
+    );
+    // What the replaced procfs_reader read per process, with the crate.
+    measure("procfs crate", runs, libc::RUSAGE_THREAD, || {
+        let mut n = 0;
+        for process in procfs::process::all_processes().unwrap().flatten() {
+            let Ok(stat) = process.stat() else { continue };
+            let _ = (process.cmdline(), process.status(), process.statm());
+            let _ = (process.fd_count(), process.io());
+            n += usize::from(stat.pid > 0);
         }
-        let (u1, s1) = cpu_times();
-        wall.sort_by(f64::total_cmp);
-        let median = wall[wall.len() / 2];
-        println!(
-            "{label}: {pids} pids, median {:.2} ms ({:.1} µs/pid), user {:.2} ms, system {:.2} ms per run",
-            median * 1e3,
-            median * 1e6 / pids as f64,
-            (u1 - u0) * 1e3 / runs as f64,
-            (s1 - s0) * 1e3 / runs as f64,
-        );
+        n
+    });
+    measure(
+        "ps -eo pid,ppid,user,pcpu,rss,vsz,nlwp,args",
+        runs,
+        libc::RUSAGE_CHILDREN,
+        || {
+            let out = Command::new("ps")
+                .args(["-eo", "pid,ppid,user,pcpu,rss,vsz,nlwp,args"])
+                .output()
+                .unwrap();
+            out.stdout.iter().filter(|&&b| b == b'\n').count() - 1
+        },
+    );
+    for sleeper in &mut sleepers {
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
     }
 }

@@ -158,12 +158,14 @@ pub struct ProcessRow {
     /// its first sample.
     pub cpu_percent: Option<CpuPercent>,
     /// Resident set size, bytes: `statm` resident × page size, like
-    /// psutil's `memory_info().rss` (`stat` when `statm` is unreadable).
+    /// psutil's `memory_info().rss` (read as `VmRSS` of `status`, the same
+    /// counter in kB; `stat` when `status` has none).
     pub rss: u64,
-    /// Virtual memory size, bytes: `statm` size × page size.
+    /// Virtual memory size, bytes: `statm` size × page size (`VmSize`).
     pub vms: u64,
     /// Resident shared (file-backed + shmem) memory, bytes: `statm` shared ×
-    /// page size, like psutil's `memory_info().shared`.
+    /// page size, like psutil's `memory_info().shared` (`RssFile +
+    /// RssShmem` of `status`).
     pub shared: Option<u64>,
     /// Swapped-out memory, bytes (`VmSwap` of `/proc/<pid>/status`).
     pub swap: Option<u64>,

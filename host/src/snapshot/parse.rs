@@ -1,6 +1,6 @@
 //! Byte parsers for the per-process files of `/proc`.
 //!
-//! Hand-written for speed: a refresh parses `stat`, `statm` and `status` of
+//! Hand-written for speed: a refresh parses `stat` and `status` of
 //! every process, and the `procfs` crate builds owned strings (a HashMap of
 //! ~55 of them for `status`) for each. These borrow from the read buffer,
 //! allocate nothing and stop after the last field a row needs.
@@ -80,29 +80,20 @@ pub(super) fn stat(data: &[u8]) -> Option<Stat<'_>> {
     })
 }
 
-/// The first three fields of `/proc/<pid>/statm`, in pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Statm {
-    pub size: u64,
-    pub resident: u64,
-    pub shared: u64,
-}
-
-pub(super) fn statm(data: &[u8]) -> Option<Statm> {
-    let mut fields = data.split(|&b| b == b' ');
-    Some(Statm {
-        size: number(fields.next()?)?,
-        resident: number(fields.next()?)?,
-        shared: number(fields.next()?)?,
-    })
-}
-
 /// What a row needs from `/proc/<pid>/status`; a line the kernel does not
 /// write (no `VmSwap` for kernel threads and zombies) is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Status {
     /// Real uid (the first number of `Uid:`).
     pub uid: Option<u32>,
+    /// `VmSize`, bytes: `statm` size.
+    pub size: Option<u64>,
+    /// `VmRSS`, bytes: `statm` resident.
+    pub resident: Option<u64>,
+    /// `RssFile`, bytes.
+    pub rss_file: Option<u64>,
+    /// `RssShmem`, bytes.
+    pub rss_shmem: Option<u64>,
     /// `VmSwap`, bytes.
     pub swap: Option<u64>,
     pub voluntary_ctx_switches: Option<u64>,
@@ -118,9 +109,16 @@ pub(super) fn status(data: &[u8]) -> Status {
                 .find(|f| !f.is_empty())
                 .and_then(number)
                 .and_then(|uid| u32::try_from(uid).ok());
+        } else if let Some(value) = line.strip_prefix(b"VmSize:") {
+            status.size = kib(value);
+        } else if let Some(value) = line.strip_prefix(b"VmRSS:") {
+            status.resident = kib(value);
+        } else if let Some(value) = line.strip_prefix(b"RssFile:") {
+            status.rss_file = kib(value);
+        } else if let Some(value) = line.strip_prefix(b"RssShmem:") {
+            status.rss_shmem = kib(value);
         } else if let Some(value) = line.strip_prefix(b"VmSwap:") {
-            let kib = value.strip_suffix(b" kB").unwrap_or(value);
-            status.swap = number(kib).map(|kib| kib.saturating_mul(1024));
+            status.swap = kib(value);
         } else if let Some(value) = line.strip_prefix(b"voluntary_ctxt_switches:") {
             status.voluntary_ctx_switches = number(value);
         } else if let Some(value) = line.strip_prefix(b"nonvoluntary_ctxt_switches:") {
@@ -130,6 +128,11 @@ pub(super) fn status(data: &[u8]) -> Status {
         }
     }
     status
+}
+
+/// A `status` value in kB, as bytes.
+fn kib(value: &[u8]) -> Option<u64> {
+    number(value.strip_suffix(b" kB").unwrap_or(value)).map(|kib| kib.saturating_mul(1024))
 }
 
 /// The counters of `/proc/<pid>/io` a row needs; `None` when one is missing.
@@ -255,29 +258,21 @@ mod tests {
     }
 
     #[test]
-    fn statm_fields() {
-        assert_eq!(
-            statm(b"2735 423 370 5 0 103 0\n"),
-            Some(Statm {
-                size: 2735,
-                resident: 423,
-                shared: 370
-            })
-        );
-        assert_eq!(statm(b"0 0 0 0 0 0 0\n").map(|m| m.resident), Some(0));
-        assert_eq!(statm(b"12 x"), None);
-    }
-
-    #[test]
     fn status_of_a_process() {
         let text = b"Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t77\n\
             Uid:\t1000\t1001\t1002\t1003\nGid:\t100\t100\t100\t100\n\
-            VmRSS:\t    1696 kB\nVmSwap:\t      12 kB\nThreads:\t1\n\
+            VmPeak:\t    2928 kB\nVmSize:\t    2928 kB\nVmHWM:\t    1696 kB\n\
+            VmRSS:\t    1696 kB\nRssAnon:\t     112 kB\nRssFile:\t    1580 kB\n\
+            RssShmem:\t       4 kB\nVmSwap:\t      12 kB\nThreads:\t1\n\
             voluntary_ctxt_switches:\t5\nnonvoluntary_ctxt_switches:\t7\n";
         assert_eq!(
             status(text),
             Status {
                 uid: Some(1000),
+                size: Some(2928 * 1024),
+                resident: Some(1696 * 1024),
+                rss_file: Some(1580 * 1024),
+                rss_shmem: Some(4 * 1024),
                 swap: Some(12 * 1024),
                 voluntary_ctx_switches: Some(5),
                 involuntary_ctx_switches: Some(7),

@@ -1,7 +1,7 @@
 //! Reads [`ProcessSnapshot`]s from a proc file system, fast.
 //!
-//! Per process: its directory is opened once and `stat`, `statm` and
-//! `status` are read relative to it, each with one `read` into a reused
+//! Per process: its directory is opened once and `stat` and `status` are
+//! read relative to it, each with one `read` into a reused
 //! buffer and parsed without allocating (`parse`). What cannot change for a
 //! (pid, start time) — name, command line, exe, container id — is read the
 //! first time a process is seen and reused by later refreshes, together
@@ -206,14 +206,12 @@ impl Reader {
         }
 
         let mut problems = Problems::default();
-        let statm = problems
-            .take(&["shared"], self.buf.read(&dir, c"statm"))
-            .and_then(parse::statm);
         let status = problems
             .take(
                 &[
                     "uid",
                     "user",
+                    "shared",
                     "swap",
                     "voluntary_ctx_switches",
                     "involuntary_ctx_switches",
@@ -309,12 +307,17 @@ impl Reader {
             cpu_user: stat.utime as f64 / ticks,
             cpu_system: stat.stime as f64 / ticks,
             cpu_percent,
-            // Memory from one read of statm, as psutil's `memory_info()`, so
-            // that rss - shared (mem.real) compares like with like; stat
-            // only when statm cannot be read.
-            rss: statm.map_or(stat.rss, |m| m.resident).saturating_mul(page),
-            vms: statm.map_or(stat.vsize, |m| m.size.saturating_mul(page)),
-            shared: statm.map(|m| m.shared.saturating_mul(page)),
+            // Memory from one read of status, whose VmSize, VmRSS and
+            // RssFile + RssShmem are the size, resident and shared of statm
+            // (psutil's `memory_info()`) in kB: one file less per process,
+            // and rss - shared (mem.real) compares like with like. stat
+            // only when status has no memory lines (zombies).
+            rss: status.resident.unwrap_or(stat.rss.saturating_mul(page)),
+            vms: status.size.unwrap_or(stat.vsize),
+            shared: status
+                .rss_file
+                .zip(status.rss_shmem)
+                .map(|(file, shmem)| file + shmem),
             swap: status.swap,
             threads: stat.num_threads,
             open_fds,
