@@ -4,7 +4,7 @@
 //! what is valid.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,11 +16,31 @@ use crate::config::{
 use crate::sandbox::{
     self, CheckInstance, InstanceSpec, LoadedPlugin, PluginBytes, ProcessGrants, Sandbox, Sizing,
 };
-use crate::snapshot::SnapshotService;
+use crate::snapshot::{SnapshotService, SnapshotSettings};
 
 /// Instances running within this long of each other share one /proc
 /// snapshot.
 pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(500);
+
+/// How runner.yaml says the host is read: `procfs_path` (or `proc_root`,
+/// an instance file's `init_config.procfs_path`), `sysfs_path`,
+/// `passwd_file`. Kernel threads are left out, as Datadog's process-agent
+/// does.
+pub fn snapshot_settings(runner: &RunnerConfig, proc_root: Option<&Path>) -> SnapshotSettings {
+    SnapshotSettings {
+        proc_root: proc_root.unwrap_or(&runner.procfs_path).to_path_buf(),
+        sys_root: runner.sysfs_path.clone(),
+        passwd_file: runner.passwd_file.clone(),
+        include_kernel_threads: false,
+    }
+}
+
+/// A snapshot service as runner.yaml says, command lines scrubbed as its
+/// `process_config` says.
+fn snapshot_service(runner: &RunnerConfig, proc_root: Option<&Path>) -> SnapshotService {
+    SnapshotService::new(snapshot_settings(runner, proc_root), SNAPSHOT_MAX_AGE)
+        .with_scrubber(runner.process_config.scrubber())
+}
 
 /// Everything the verbs need: settings, conf.d, plugins and the engine.
 pub struct Environment {
@@ -89,13 +109,14 @@ impl Environment {
                 "cannot start the WebAssembly engine: {e:#}"
             )))
         })?;
+        let snapshots = Arc::new(snapshot_service(&runner, None));
         Ok(Self {
             runner,
             hostname,
             configs,
             catalog,
             sandbox,
-            snapshots: Arc::new(SnapshotService::new(SNAPSHOT_MAX_AGE)),
+            snapshots,
             other_procfs: Mutex::new(BTreeMap::new()),
         })
     }
@@ -108,9 +129,7 @@ impl Environment {
                 let mut others = self.other_procfs.lock().unwrap_or_else(|e| e.into_inner());
                 others
                     .entry(root.clone())
-                    .or_insert_with(|| {
-                        Arc::new(SnapshotService::with_root(root.clone(), SNAPSHOT_MAX_AGE))
-                    })
+                    .or_insert_with(|| Arc::new(snapshot_service(&self.runner, Some(root))))
                     .clone()
             }
             _ => self.snapshots.clone(),

@@ -18,7 +18,7 @@ use runner::resolve::sandbox_limits;
 use runner::sandbox::{
     CheckInstance, InstanceSpec, LoadedPlugin, PluginBytes, ProcessGrants, Sandbox, Sizing,
 };
-use runner::snapshot::SnapshotService;
+use runner::snapshot::{SnapshotService, SnapshotSettings};
 
 /// The hostname the benchmark instances are told about.
 pub const HOSTNAME: &str = "bench-host";
@@ -113,7 +113,10 @@ pub fn sandbox(cache_dir: Option<PathBuf>, pooling: bool) -> Sandbox {
 
 /// A snapshot service whose snapshot never goes stale during a benchmark.
 pub fn fresh_snapshots() -> Arc<SnapshotService> {
-    Arc::new(SnapshotService::new(Duration::from_secs(24 * 3600)))
+    Arc::new(SnapshotService::new(
+        SnapshotSettings::default(),
+        Duration::from_secs(24 * 3600),
+    ))
 }
 
 /// A ready (instantiated and configured) instance.

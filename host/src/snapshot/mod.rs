@@ -8,19 +8,27 @@
 //! [`SnapshotService`] shares one snapshot between every instance that runs
 //! within `max_age` of each other.
 //!
-//! All reading of `/proc` lives in `procfs_reader` behind
-//! [`ProcessSnapshot::read`], so it can later be replaced by a faster byte
-//! parser (and grow network connections) without touching the rest.
+//! A [`Reader`] takes the snapshots (blocking); it keeps what cannot change
+//! for a process between refreshes and the previous CPU sample, so keep one
+//! per proc file system. Its parts: `files` (system calls relative to a
+//! process's directory), `parse` (the per-process files), `cpu`, `users`,
+//! `container`.
 
 pub mod connections;
-mod procfs_reader;
+mod container;
+mod cpu;
+mod files;
+mod parse;
 mod query;
+mod reader;
 mod service;
+mod users;
 
+#[cfg(test)]
+mod fixture_tests;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +39,7 @@ pub use query::{
     MAX_PATTERN_BYTES, MAX_PATTERNS, PATTERN_CACHE_BYTES, ProcessQuery, QueryError, QueryOptions,
     Selection, read_pid_file,
 };
+pub use reader::{Reader, SnapshotSettings};
 pub use service::SnapshotService;
 
 /// I/O counters of a process, from `/proc/<pid>/io`.
@@ -149,12 +158,14 @@ pub struct ProcessRow {
     /// its first sample.
     pub cpu_percent: Option<CpuPercent>,
     /// Resident set size, bytes: `statm` resident × page size, like
-    /// psutil's `memory_info().rss` (`stat` when `statm` is unreadable).
+    /// psutil's `memory_info().rss` (read as `VmRSS` of `status`, the same
+    /// counter in kB; `stat` when `status` has none).
     pub rss: u64,
-    /// Virtual memory size, bytes: `statm` size × page size.
+    /// Virtual memory size, bytes: `statm` size × page size (`VmSize`).
     pub vms: u64,
     /// Resident shared (file-backed + shmem) memory, bytes: `statm` shared ×
-    /// page size, like psutil's `memory_info().shared`.
+    /// page size, like psutil's `memory_info().shared` (`RssFile +
+    /// RssShmem` of `status`).
     pub shared: Option<u64>,
     /// Swapped-out memory, bytes (`VmSwap` of `/proc/<pid>/status`).
     pub swap: Option<u64>,
@@ -201,7 +212,7 @@ pub struct ProcessSnapshot {
     /// CPU % of a process is Δ(cpu_user + cpu_system) / Δ host_cpu_time ×
     /// num_cpus × 100.
     pub host_cpu_time: f64,
-    /// Number of CPUs (the `cpuN` lines of `/proc/stat`).
+    /// Number of online CPUs (see [`SnapshotSettings::sys_root`]).
     pub num_cpus: u32,
     /// Total usable memory (`MemTotal`), bytes.
     pub total_memory: u64,
@@ -217,21 +228,6 @@ pub struct ProcessSnapshot {
 pub const PROC: &str = "/proc";
 
 impl ProcessSnapshot {
-    /// Reads the whole host from `/proc` (blocking: call it from
-    /// `spawn_blocking` in async code, or use [`SnapshotService`]).
-    ///
-    /// Processes that exit while being read are skipped; only a failure to
-    /// read the host-wide files or to list `/proc` is an error.
-    pub fn read() -> anyhow::Result<Self> {
-        Self::read_from(Path::new(PROC))
-    }
-
-    /// As [`read`](Self::read), from a proc file system mounted at `root`
-    /// (e.g. the host's `/host/proc` seen from a container).
-    pub fn read_from(root: &Path) -> anyhow::Result<Self> {
-        procfs_reader::read_snapshot(root)
-    }
-
     /// The rows selected by `q`, sorted by pid, without duplicates.
     ///
     /// See [`ProcessQuery`] for the semantics. Fails when the patterns are
@@ -275,7 +271,7 @@ impl ProcessSnapshot {
     /// work:
     ///
     /// ```ignore
-    /// let snapshot = snapshots.get().await?; // Arc<ProcessSnapshot>
+    /// let snapshot = snapshots.get(FieldSet::NONE).await?; // Arc<ProcessSnapshot>
     /// let options = QueryOptions { deadline: Some(run_deadline), ..Default::default() };
     /// let selection =
     ///     tokio::task::spawn_blocking(move || snapshot.select(&query, &options)).await??;

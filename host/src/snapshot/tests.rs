@@ -63,12 +63,29 @@ fn spawn_sleepers(tag: u32) -> Reaper {
     reaper
 }
 
+/// A first snapshot of this host with fds and io counters (what the
+/// `process` check reads).
+fn read() -> ProcessSnapshot {
+    read_with(SnapshotSettings::default())
+}
+
+fn read_with(settings: SnapshotSettings) -> ProcessSnapshot {
+    let fields = FieldSet {
+        open_fds: true,
+        io: true,
+        ..FieldSet::NONE
+    };
+    Reader::new(settings)
+        .refresh(fields)
+        .expect("read snapshot")
+}
+
 /// Reads snapshots until `ready` holds for one (processes take a moment to
 /// exec), for at most 10 s.
 fn snapshot_when(ready: impl Fn(&ProcessSnapshot) -> bool) -> ProcessSnapshot {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let snapshot = ProcessSnapshot::read().expect("read snapshot");
+        let snapshot = read();
         if ready(&snapshot) || Instant::now() > deadline {
             return snapshot;
         }
@@ -123,7 +140,7 @@ fn my_user() -> String {
 #[test]
 fn host_totals_are_plausible() {
     let before = now();
-    let s = ProcessSnapshot::read().unwrap();
+    let s = read();
     assert!(s.host_cpu_time > 0.0, "host_cpu_time {}", s.host_cpu_time);
     assert!(s.num_cpus >= 1);
     assert!(s.total_memory > 0);
@@ -145,8 +162,11 @@ fn host_totals_are_plausible() {
 }
 
 #[test]
-fn kernel_threads_are_kept_without_cmdline() {
-    let s = ProcessSnapshot::read().unwrap();
+fn kernel_threads_only_when_asked_and_without_cmdline() {
+    let s = read_with(SnapshotSettings {
+        include_kernel_threads: true,
+        ..SnapshotSettings::default()
+    });
     // pid 2 is kthreadd on a host kernel (a pid namespace has no kernel
     // threads); check that independently of the code under test.
     let kthreadd_runs =
@@ -165,6 +185,9 @@ fn kernel_threads_are_kept_without_cmdline() {
     }
     // Every process still has a name from comm.
     assert!(s.processes.iter().all(|r| !r.name.is_empty()));
+    if kthreadd_runs {
+        assert!(row(&read(), 2).is_none(), "excluded by default");
+    }
 }
 
 #[test]
@@ -334,7 +357,7 @@ fn include_children_adds_descendants() {
 
 #[test]
 fn invalid_regex_is_an_error_naming_the_pattern() {
-    let s = ProcessSnapshot::read().unwrap();
+    let s = read();
     let q = ProcessQuery {
         all: true, // compiled up front, even when nothing else is needed
         cmdline_patterns: vec!["sleep".into(), "sleep (unclosed".into()],
@@ -351,7 +374,7 @@ fn invalid_regex_is_an_error_naming_the_pattern() {
 
 #[test]
 fn missing_pid_file_is_an_error_naming_the_path() {
-    let s = ProcessSnapshot::read().unwrap();
+    let s = read();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nope.pid");
     let q = ProcessQuery {
@@ -370,7 +393,7 @@ fn missing_pid_file_is_an_error_naming_the_path() {
 
 #[test]
 fn pid_file_without_integer_is_an_error_naming_the_path() {
-    let s = ProcessSnapshot::read().unwrap();
+    let s = read();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "not a pid\n").unwrap();
     let q = ProcessQuery {
@@ -387,7 +410,7 @@ fn pid_file_without_integer_is_an_error_naming_the_path() {
 
 #[test]
 fn user_filter_excluding_everything_is_empty() {
-    let s = ProcessSnapshot::read().unwrap();
+    let s = read();
     let all = ProcessQuery {
         all: true,
         ..Default::default()

@@ -108,7 +108,7 @@ impl Host for View<'_> {
             }
             Ok(Ok(snapshot)) => snapshot,
         };
-        let scrubber = (!self.ctx.grants.raw_command_lines).then(Scrubber::shared_default);
+        let scrubber = (!self.ctx.grants.raw_command_lines).then(|| snapshots.scrubber());
         let options = QueryOptions {
             deadline: Some(self.deadline),
             scrubber,
@@ -165,13 +165,7 @@ fn select(
     let snapshot = selection.snapshot();
     let processes = selection
         .rows()
-        .map(|row| {
-            let cmdline = match &options.scrubber {
-                Some(scrubber) => row.scrubbed_cmdline(scrubber),
-                None => row.cmdline.to_vec(),
-            };
-            to_wit_process(row, cmdline)
-        })
+        .map(|row| to_wit_process(row, fields, options.scrubber.as_deref()))
         .collect();
     Ok(wit::ProcessSnapshot {
         taken_at: snapshot.taken_at,
