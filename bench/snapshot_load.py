@@ -194,12 +194,13 @@ def main():
         servers = 0
     check_limits(args.procs, args.conns, servers)
 
-    # SIGTERM (and SIGHUP) unwind like Ctrl-C, so `finally` cleans up.
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so `finally` cleans up; SIGINT
+    # too when started in the background (where the shell ignores it).
     def on_signal(signum, _frame):
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
 
     load = Load()
     status = 0
@@ -228,8 +229,6 @@ def main():
             print("ready (Ctrl-C to stop)", flush=True)
             while True:
                 signal.pause()
-    except KeyboardInterrupt:
-        status = 130
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else 1
         if not isinstance(e.code, int) and e.code:
