@@ -119,7 +119,7 @@ class Load:
         os.close(self.exec_w)
         failed = False
         while chunk := os.read(self.exec_r, 4096):
-            failed = True if b"!" in chunk else failed
+            failed = failed or b"!" in chunk
         os.close(self.exec_r)
         return not failed
 
