@@ -79,7 +79,9 @@ impl Host for View<'_> {
         };
         let Some(connections) = &snapshot.connections else {
             return Ok(Err(ConnectionError::Unavailable(
-                "the snapshot holds no sockets".into(),
+                "the host's sockets could not be read (netlink and /proc/net both failed; \
+                 the runner's log says why)"
+                    .into(),
             )));
         };
         // Filtering is linear in the sockets (and log in the pids): cheap
