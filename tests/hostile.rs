@@ -866,6 +866,36 @@ fn new_series_beyond_max_contexts_are_refused() {
     );
 }
 
+/// A connection query over a million pids is refused with the limit named,
+/// at once; a query within the limit answers.
+#[test]
+fn a_huge_connection_query_is_refused() {
+    let ws = Workspace::new();
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "instances:\n\
+         \x20 - {name: huge, mode: many_pids}\n\
+         \x20 - {name: fits, mode: many_pids, count: 1000}\n",
+    );
+    let watched = watch(
+        &ws,
+        &["check", "misbehave", "--json"],
+        Duration::from_secs(30),
+    );
+    watched.assert_survived(Duration::from_secs(15));
+    let report = watched.report();
+    assert_eq!(
+        error_of(&report, "huge"),
+        "1000000 pids in a connection query (at most 131072)"
+    );
+    assert!(
+        error_of(&report, "fits").starts_with("the runner answered "),
+        "{}",
+        error_of(&report, "fits")
+    );
+}
+
 /// A pid file the configuration does not name is refused with the same
 /// words whether it exists or not; a granted one is read.
 #[test]
