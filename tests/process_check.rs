@@ -438,3 +438,41 @@ fn invalid_process_options_fail_the_run_with_the_checks_message() {
         stderr(&output)
     );
 }
+
+/// runner.yaml's `procfs_path` (a container's `HOST_PROC`): the host's
+/// processes are read from there. Here a symlink to `/proc` stands for the
+/// host's proc mounted into a container; a path with no proc file system
+/// fails the run with an error naming it.
+#[test]
+fn procfs_path_is_where_processes_are_read() {
+    let procs = Processes::sleepers(2);
+    let ws = Workspace::new();
+    std::os::unix::fs::symlink("/proc", ws.path().join("hostproc")).unwrap();
+    ws.write("runner.yaml", "procfs_path: hostproc\n");
+    conf(
+        &ws,
+        &format!(
+            "init_config:\ninstances:\n  - name: sleepers\n    search_string: [{}]\n",
+            procs.name
+        ),
+    );
+    let (report, output) = ws.check_json("process", &[]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(value(&report, "system.processes.number"), 2.0);
+
+    // The same through the container variable, pointed at nothing.
+    ws.write("runner.yaml", "");
+    let mut command = common::runner_command(ws.path());
+    let output = command
+        .env("HOST_PROC", ws.path().join("no-proc-here"))
+        .args(["check", "process", "--json", "--conf-d"])
+        .arg(ws.conf_d())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = common::error_of(&report, "sleepers");
+    assert!(
+        error.contains("no-proc-here"),
+        "the error names the proc path: {error}"
+    );
+}
