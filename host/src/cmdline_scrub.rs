@@ -12,30 +12,50 @@
 //!   nor two `*` in a row;
 //! - each word's regex: the word (case-insensitive, after one or more
 //!   spaces or a space and one or two `-`), a delimiter (spaces, `=` or
-//!   `:`), and the value: a `"..."` or `'...'` string, else everything up
+//!   `:`, which here takes the spaces after it: see below), and the value: a `"..."` or `'...'` string, else everything up
 //!   to the next whitespace;
-//! - how it is applied: the arguments are joined with single spaces, each
-//!   word's regex replaces every match in turn, and when anything changed
-//!   the result is split on single spaces again. So arguments that held
-//!   spaces come back split, and runs of spaces come back as empty
-//!   arguments, exactly as Datadog reports them;
+//! - how it is applied: the arguments are joined with single spaces and
+//!   each word's regex masks every match in turn;
+//! - a command line that is one argument (a process that wrote its whole
+//!   command line into its first argument) comes back split on single
+//!   spaces when anything was masked, runs of spaces as empty arguments,
+//!   exactly as Datadog reports it;
 //! - `strip_proc_arguments` ([`Scrubber::with_strip_arguments`]): only the
 //!   first space-separated token of the first argument is kept.
 //!
-//! What that means, kept as Datadog has it (see the tests):
+//! What that means (see the tests):
 //! - `--password=x`, `-password x`, `--password x`, `password x`,
 //!   `--password:x` and `--db-password=x` are masked;
-//! - `password: x` masks the empty value between `:` and the space, and
-//!   leaves `x`;
-//! - a value is one space-separated token: `--password "my secret"` as
-//!   separate arguments masks `my` and leaves `secret` (quotes only help
-//!   when they are in the command line itself, as for a process that wrote
-//!   its whole command line into its first argument);
 //! - a word inside a longer flag is still the flag's name:
 //!   `--no-password-prompt -h db` masks `-h`; a word not at the start of an
-//!   argument is not (`/opt/passwordless/bin`, `-Dkey=password`).
+//!   argument is not (`/opt/passwordless/bin`, `-Dkey=password`,
+//!   `--file=/etc/secrets/app.conf`).
 //!
 //! Where this differs from Datadog, and why:
+//! - `password: x` masks `x`: the delimiter `:` takes the spaces after it.
+//!   Datadog masks the nothing between `:` and the space and leaves `x`, a
+//!   leak for process titles and YAML-like arguments. `["agent",
+//!   "password: 1234"]` gives `["agent", "password: ********"]`, and the
+//!   title `"agent password: 1234"` gives `["agent", "password:",
+//!   "********"]`;
+//! - with several arguments, a value is a whole argument: after a bare key
+//!   (`--password`, `-password`, `password`, `password:`) the next argument,
+//!   spaces and all, and after a delimiter inside the key's argument
+//!   (`--password=my secret`, `password: my secret`) the rest of that
+//!   argument. Datadog sees only the joined line, so for the shell's
+//!   `--password "my secret"` (argv `["mysql", "--password", "my
+//!   secret"]`) it masks `my` and leaves `secret`. Where the boundaries
+//!   are not known, Datadog's value is kept: in a command line that is one
+//!   argument, and for a key after a space inside an argument (`sh -c
+//!   "mysql --password x -h db"`), unless the key ends its argument, when
+//!   the next argument is the value again;
+//! - with several arguments the result keeps the arguments as they were
+//!   (an argument holding spaces stays one, and a value masked across
+//!   arguments, a quoted one after a key inside an argument, joins them),
+//!   where Datadog splits the whole line on spaces: the arguments a check
+//!   sees are the process's. Joined with single spaces, the result is
+//!   still the scrubbed line cmdline patterns are matched against
+//!   ([`Scrubber::scrub_joined_into`]);
 //! - Go's `\s` is ASCII (`[\t\n\f\r ]`) where the `regex` crate's is
 //!   Unicode, so the patterns spell Go's out;
 //! - before running a word's regex Datadog checks that the lower-cased
@@ -51,10 +71,11 @@
 //!   logged;
 //! - no cache of scrubbed command lines per process: the process-agent
 //!   keeps one across its runs; the runner scrubs per query, and a command
-//!   line without any sensitive word costs one regex search.
+//!   line without any sensitive word costs one regex search (and no
+//!   allocation per argument).
 
-use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
@@ -73,9 +94,10 @@ pub const DEFAULT_SENSITIVE_WORDS: [&str; 10] = [
     "stripetoken",
 ];
 
-/// What replaces a match: the key and delimiter kept, the value masked with
-/// [`crate::scrub::REPLACEMENT`].
-const REPLACEMENT_TEMPLATE: &str = "${key}${delimiter}********";
+/// A regex match's capture groups (see [`word_regex`]).
+const KEY: usize = 1;
+const DELIMITER: usize = 2;
+const VALUE: usize = 3;
 
 /// Go's `\s`, which Datadog's patterns use, inside a character class.
 const GO_SPACE: &str = r"\t\n\f\r ";
@@ -212,13 +234,18 @@ impl Scrubber {
             return args.len() > 1 || kept.is_some_and(|kept| kept.len() < args[0].len());
         }
         let mut line = String::new();
-        if self.scrub_joined_into(args, &mut line) {
-            fill(out, line.split(' '));
-            true
-        } else {
+        let mut ends = Vec::new();
+        if !self.scrub_line(args, &mut line, &mut ends) {
             fill(out, args.iter().map(String::as_str));
-            false
+            return false;
         }
+        if ends.is_empty() {
+            // Boundaries unknown: split on spaces, as Datadog does.
+            fill(out, line.split(' '));
+        } else {
+            fill(out, arguments(&line, &ends));
+        }
+        true
     }
 
     /// `args` scrubbed and joined with single spaces, into `out` (cleared
@@ -233,29 +260,109 @@ impl Scrubber {
             }
             return args.len() > 1 || args.first().is_some_and(|first| out.len() < first.len());
         }
-        join_into(out, args);
-        self.scrub_line(out)
+        // An empty Vec does not allocate: the common path stays free.
+        self.scrub_line(args, out, &mut Vec::new())
     }
 
-    /// Masks sensitive values in `line` (a joined command line) in place;
-    /// true when a word's regex matched.
-    fn scrub_line(&self, line: &mut String) -> bool {
+    /// Joins `args` into `line` and masks sensitive values there; true
+    /// when a word's regex matched. With several arguments, `ends` is left
+    /// holding where each argument of the result ends in `line`; with one,
+    /// it is left empty (boundaries unknown, as in Datadog's line).
+    fn scrub_line(&self, args: &[String], line: &mut String, ends: &mut Vec<usize>) -> bool {
+        join_into(line, args);
         if !self.any_word.as_ref().is_some_and(|any| any.is_match(line)) {
             return false;
         }
+        ends.clear();
+        if args.len() > 1 {
+            let mut end = 0;
+            for arg in args {
+                end += arg.len();
+                ends.push(end);
+                end += 1;
+            }
+        }
         let mut changed = false;
         for word in &self.words {
-            let replaced = match word.regex.replace_all(line, REPLACEMENT_TEMPLATE) {
-                Cow::Owned(replaced) => Some(replaced),
-                Cow::Borrowed(_) => None,
-            };
-            if let Some(replaced) = replaced {
-                *line = replaced;
+            let mut groups = word.regex.capture_locations();
+            let mut at = 0;
+            while word.regex.captures_read_at(&mut groups, line, at).is_some() {
+                let group = |i| groups.get(i).expect("every group takes part in a match");
+                let (key_start, key_end) = group(KEY);
+                let (_, delimiter_end) = group(DELIMITER);
+                let (value_start, value_end) = group(VALUE);
+                let masked = value_range(
+                    key_start..key_end,
+                    delimiter_end,
+                    value_start..value_end,
+                    ends,
+                );
+                line.replace_range(masked.clone(), crate::scrub::REPLACEMENT);
+                shift_ends(ends, &masked);
+                // Go on after the mask, as a replace-all would.
+                at = masked.start + crate::scrub::REPLACEMENT.len();
                 changed = true;
             }
         }
         changed
     }
+}
+
+/// What to mask for a match of a word's regex: its `key` (with the spaces
+/// or dashes before it), where its delimiter ends, and its `value` as
+/// Datadog takes it, given where each argument ends (`ends`, empty when
+/// boundaries are unknown).
+fn value_range(
+    key: Range<usize>,
+    delimiter_end: usize,
+    value: Range<usize>,
+    ends: &[usize],
+) -> Range<usize> {
+    // The argument holding the key's last byte (a key holds no space).
+    let arg = ends.partition_point(|&end| end < key.end);
+    let Some(&arg_end) = ends.get(arg) else {
+        return value;
+    };
+    if delimiter_end > arg_end {
+        // A bare key (`--password`, `password:`): the delimiter ran into
+        // the next argument, which is the value, spaces and all.
+        let next_start = arg_end + 1;
+        return next_start..ends[arg + 1];
+    }
+    let arg_start = if arg == 0 { 0 } else { ends[arg - 1] + 1 };
+    if key.start >= arg_start {
+        // After a space inside an argument (`sh -c "mysql --password x"`):
+        // a command line of its own, with boundaries unknown.
+        return value;
+    }
+    // `--password=my secret`, `password: my secret`: the rest of the key's
+    // argument.
+    delimiter_end..arg_end
+}
+
+/// Moves the argument ends in `ends` to where they are once `masked` is
+/// replaced by the mask; arguments the mask joins become one.
+fn shift_ends(ends: &mut Vec<usize>, masked: &Range<usize>) {
+    let mask_len = crate::scrub::REPLACEMENT.len();
+    ends.retain_mut(|end| {
+        if *end >= masked.end {
+            *end = *end - masked.len() + mask_len;
+            true
+        } else {
+            // A joining space inside the mask is gone.
+            *end < masked.start
+        }
+    });
+}
+
+/// The arguments of `line`, given where each ends.
+fn arguments<'a>(line: &'a str, ends: &'a [usize]) -> impl Iterator<Item = &'a str> {
+    let mut start = 0;
+    ends.iter().map(move |&end| {
+        let arg = &line[start..end];
+        start = end + 1;
+        arg
+    })
 }
 
 /// `args` joined with single spaces, into a reused buffer.
@@ -318,7 +425,7 @@ fn word_regex(word: &str) -> Result<Regex, &'static str> {
         }
     }
     let pattern = format!(
-        "(?P<key>(?: +| -{{1,2}})(?i){body})(?P<delimiter> +|=|:)\
+        "(?P<key>(?: +| -{{1,2}})(?i){body})(?P<delimiter> +|=|: *)\
          (?P<value>\"[^\"]*\"|'[^']*'|[^{GO_SPACE}]*)"
     );
     Ok(Regex::new(&pattern).expect("a checked word forms a valid regex"))
@@ -347,11 +454,17 @@ mod tests {
     fn assert_scrubs(scrubber: &Scrubber, cases: &[(&[&str], &[&str])]) {
         for (args, expected) in cases {
             let args = strings(args);
-            assert_eq!(scrubber.scrub(&args), strings(expected), "{args:?}");
-            // The joined form is the same command line.
+            let mut out = Vec::new();
+            let masked = scrubber.scrub_into(&args, &mut out);
+            assert_eq!(out, strings(expected), "{args:?}");
+            // The joined form is the same command line, and says the same.
             let mut joined = String::new();
-            scrubber.scrub_joined_into(&args, &mut joined);
-            assert_eq!(joined, expected.join(" "), "{args:?}");
+            assert_eq!(
+                scrubber.scrub_joined_into(&args, &mut joined),
+                masked,
+                "{args:?}"
+            );
+            assert_eq!(joined, out.join(" "), "{args:?}");
         }
     }
 
@@ -377,7 +490,6 @@ mod tests {
             DEFAULT_SENSITIVE_WORDS
         );
         assert!(!scrubber.strips_arguments());
-        assert!(REPLACEMENT_TEMPLATE.ends_with(crate::scrub::REPLACEMENT));
     }
 
     #[test]
@@ -502,6 +614,12 @@ mod tests {
                     &["1-password", "--config=********"],
                 ),
                 (&["agent password:1234"], &["agent", "password:********"]),
+                // `key: value` masks the value (Datadog masks the nothing
+                // between `:` and the space).
+                (
+                    &["agent password: 1234 -v"],
+                    &["agent", "password:", "********", "-v"],
+                ),
                 // Quoted values, spaces and all, when the quotes are there.
                 (
                     &["process --password=\"Data Source another_password=12345\""],
@@ -515,32 +633,111 @@ mod tests {
                     &["mysql --password 'my secret' -h db"],
                     &["mysql", "--password", "********", "-h", "db"],
                 ),
-                // An argument holding spaces is split even where nothing
-                // was masked, once something was.
                 (
-                    &["sh", "-c", "echo hi", "--password=x"],
-                    &["sh", "-c", "echo", "hi", "--password=********"],
+                    &["postgres: --password 'my secret' --port 5"],
+                    &["postgres:", "--password", "********", "--port", "5"],
+                ),
+                // Unquoted, a value is one token: the boundaries are unknown.
+                (
+                    &["mysql --password my secret"],
+                    &["mysql", "--password", "********", "secret"],
                 ),
             ],
         );
     }
 
     #[test]
-    fn datadogs_limits_are_kept() {
+    fn values_are_whole_arguments() {
         assert_scrubs(
             &Scrubber::default(),
             &[
-                // `password: x`: the empty value after `:` is masked.
+                // The value after a bare key is the next argument, spaces
+                // and all (the shell's `--password "my secret"`).
+                (
+                    &["mysql", "--password", "my secret", "-h", "db"],
+                    &["mysql", "--password", "********", "-h", "db"],
+                ),
+                (
+                    &["app", "--api_key", "two words here", "--port", "80"],
+                    &["app", "--api_key", "********", "--port", "80"],
+                ),
+                // After a delimiter, the rest of the key's argument.
+                (
+                    &["app", "--password=my secret", "-v"],
+                    &["app", "--password=********", "-v"],
+                ),
+                (
+                    &["app", "--password my secret", "-v"],
+                    &["app", "--password ********", "-v"],
+                ),
+                (
+                    &["java", "-password      1234"],
+                    &["java", "-password      ********"],
+                ),
+                // `key: value` masks the value, in the key's argument or
+                // in the next one.
                 (
                     &["agent", "password: 1234"],
-                    &["agent", "password:********", "1234"],
+                    &["agent", "password: ********"],
                 ),
-                // A value is one token: separate arguments carry no quotes.
                 (
-                    &["mysql", "--password", "my secret"],
-                    &["mysql", "--password", "********", "secret"],
+                    &["agent", "password:", "1234", "-v"],
+                    &["agent", "password:", "********", "-v"],
                 ),
-                // A word inside a longer flag names it: the next token goes.
+                (
+                    &["agent", "password:   my secret"],
+                    &["agent", "password:   ********"],
+                ),
+                // An empty argument after a bare key is its value.
+                (
+                    &["app", "--password", "", "x"],
+                    &["app", "--password", "********", "x"],
+                ),
+                (&["app", "--password="], &["app", "--password=********"]),
+                // Other arguments keep their spaces, once something was
+                // masked too (Datadog splits them).
+                (
+                    &["sh", "-c", "echo hi", "--password=x"],
+                    &["sh", "-c", "echo hi", "--password=********"],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn command_lines_inside_an_argument_are_lines() {
+        assert_scrubs(
+            &Scrubber::default(),
+            &[
+                // A key after a space inside an argument: its value is a
+                // token, or a quoted string, or the next argument.
+                (
+                    &["sh", "-c", "mysql --password x -h db"],
+                    &["sh", "-c", "mysql --password ******** -h db"],
+                ),
+                (
+                    &["sh", "-c", "mysql --password", "x y"],
+                    &["sh", "-c", "mysql --password", "********"],
+                ),
+                (
+                    &["sh", "-c", "mysql --password 'a b' -h db"],
+                    &["sh", "-c", "mysql --password ******** -h db"],
+                ),
+                // A quoted value across arguments joins them.
+                (
+                    &["sh", "-c", "a --password=\"p", "q\"", "-v"],
+                    &["sh", "-c", "a --password=********", "-v"],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_word_inside_a_longer_flag_names_it() {
+        assert_scrubs(
+            &Scrubber::default(),
+            &[
+                // As Datadog: the next argument goes.
                 (
                     &["mysql", "--no-password-prompt", "-h", "db"],
                     &["mysql", "--no-password-prompt", "********", "db"],
@@ -548,6 +745,10 @@ mod tests {
                 (
                     &["mysql", "--no-password-prompt"],
                     &["mysql", "--no-password-prompt"],
+                ),
+                (
+                    &["mysql --no-password-prompt -h db"],
+                    &["mysql", "--no-password-prompt", "********", "db"],
                 ),
             ],
         );
@@ -571,6 +772,10 @@ mod tests {
                     &["java", "-Dkey=password", "x"],
                 ),
                 (&["agent", "-password/123"], &["agent", "-password/123"]),
+                (
+                    &["app", "--file=/etc/secrets/app.conf", "x"],
+                    &["app", "--file=/etc/secrets/app.conf", "x"],
+                ),
                 (
                     &["spidly", "--debug_port=2043"],
                     &["spidly", "--debug_port=2043"],

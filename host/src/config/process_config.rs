@@ -138,10 +138,21 @@ mod tests {
             scrub(&default, &["mysqld", "--password=x", "--db_password", "y"]),
             strings(&["mysqld", "--password=********", "--db_password", "********"])
         );
-        // `password: x` inside one argument.
+        // `password: x` inside one argument: the value is masked, the
+        // argument kept whole.
         assert_eq!(
             scrub(&default, &["agent", "password: 1234"]),
             strings(&["agent", "password: ********"])
+        );
+        // A process title (one argument): split on spaces, as Datadog does,
+        // with a quoted value masked whole.
+        assert_eq!(
+            scrub(&default, &["postgres: --password 'my secret' --port 5"]),
+            strings(&["postgres:", "--password", "********", "--port", "5"])
+        );
+        assert_eq!(
+            scrub(&default, &["agent password: 1234"]),
+            strings(&["agent", "password:", "********"])
         );
         // A quoted value with spaces is one argument: masked whole.
         assert_eq!(
@@ -173,6 +184,15 @@ mod tests {
         assert_eq!(
             scrub(&with_p, &["mysql", "-p", "x", "-h", "db", "--port", "1"]),
             strings(&["mysql", "-p", "********", "-h", "db", "--port", "1"])
+        );
+        // `-p x` in one argument: the rest of it is the value.
+        assert_eq!(
+            scrub(&with_p, &["mysql", "-p x", "-h", "db"]),
+            strings(&["mysql", "-p ********", "-h", "db"])
+        );
+        assert_eq!(
+            scrub(&with_p, &["mysql -p x -h db"]),
+            strings(&["mysql", "-p", "********", "-h", "db"])
         );
     }
 
