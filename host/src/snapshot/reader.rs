@@ -79,6 +79,8 @@ pub struct Reader {
     /// other files are read into `buf`).
     stat_buf: Buffer,
     buf: Buffer,
+    /// Sockets each process held, for the next refresh's owner walk.
+    owners: connections::OwnerCache,
 }
 
 /// What the reader keeps about a process between refreshes.
@@ -129,6 +131,7 @@ impl Reader {
             generation: 0,
             stat_buf: Buffer::default(),
             buf: Buffer::default(),
+            owners: connections::OwnerCache::default(),
         }
     }
 
@@ -198,9 +201,13 @@ impl Reader {
     /// The host's sockets, owned by `processes`. A failure (netlink and
     /// the `/proc/net` tables both unreadable) costs only the sockets, not
     /// the process rows: it is logged and the snapshot has none.
-    fn read_connections(&self, processes: &[ProcessRow]) -> Option<Arc<Connections>> {
-        let pids: Vec<u32> = processes.iter().map(|row| row.pid).collect();
-        match connections::read(&self.settings.proc_root, &pids) {
+    fn read_connections(&mut self, processes: &[ProcessRow]) -> Option<Arc<Connections>> {
+        let identities: Vec<(u32, u64)> = processes
+            .iter()
+            .map(|row| (row.pid, row.start_time.to_bits()))
+            .collect();
+        let root = &self.settings.proc_root;
+        match connections::read_cached(root, &identities, &mut self.owners) {
             Ok(connections) => Some(Arc::new(connections)),
             Err(error) => {
                 tracing::warn!("cannot read the host's sockets: {error:#}");

@@ -10,6 +10,7 @@
 mod direction;
 mod netlink;
 mod owners;
+pub use owners::OwnerCache;
 mod procnet;
 mod query;
 
@@ -225,8 +226,30 @@ const OWN_PROC: &str = "/proc";
 /// (`/proc/net/*` for `/proc`); the result's [`Connections::source`] tells
 /// which was read.
 pub fn read(proc_root: &Path, pids: &[u32]) -> anyhow::Result<Connections> {
+    let processes: Vec<(u32, u64)> = pids.iter().map(|&pid| (pid, 0)).collect();
     let (source, sockets) = read_sockets(proc_root)?;
-    Ok(Connections::assemble(source, sockets, proc_root, pids))
+    Ok(Connections::assemble(
+        source, sockets, proc_root, &processes, None,
+    ))
+}
+
+/// As [`read`], for `processes` given as (pid, start time) pairs (any
+/// number that changes when a pid is reused), walking only the fd
+/// directories whose descriptor count changed since the refresh that
+/// filled `cache` (see [`OwnerCache`]).
+pub fn read_cached(
+    proc_root: &Path,
+    processes: &[(u32, u64)],
+    cache: &mut OwnerCache,
+) -> anyhow::Result<Connections> {
+    let (source, sockets) = read_sockets(proc_root)?;
+    Ok(Connections::assemble(
+        source,
+        sockets,
+        proc_root,
+        processes,
+        Some(cache),
+    ))
 }
 
 fn read_sockets(proc_root: &Path) -> anyhow::Result<(Source, Vec<Socket>)> {
@@ -260,7 +283,13 @@ fn same_network_namespace(proc_root: &Path) -> bool {
 impl Connections {
     /// Rows for `sockets`, with their directions and their owners among
     /// `pids`, sorted.
-    fn assemble(source: Source, sockets: Vec<Socket>, proc_root: &Path, pids: &[u32]) -> Self {
+    fn assemble(
+        source: Source,
+        sockets: Vec<Socket>,
+        proc_root: &Path,
+        processes: &[(u32, u64)],
+        cache: Option<&mut OwnerCache>,
+    ) -> Self {
         let listeners = direction::Listeners::of(&sockets);
         // Sockets without an inode (TIME_WAIT, request sockets) have no owner.
         let mut owners: HashMap<u64, Vec<u32>> = sockets
@@ -268,7 +297,7 @@ impl Connections {
             .filter(|s| s.inode != 0)
             .map(|s| (s.inode, Vec::new()))
             .collect();
-        owners::fill(proc_root, pids, &mut owners);
+        owners::fill(proc_root, processes, &mut owners, cache);
         let mut rows: Vec<Connection> = sockets
             .into_iter()
             .map(|s| {

@@ -479,7 +479,8 @@ fn bench_read_with_2000_loopback_connections() {
     let walk = time(runs, || {
         let mut owned: HashMap<u64, Vec<u32>> =
             sockets.iter().map(|s| (s.inode, Vec::new())).collect();
-        owners::fill(Path::new("/proc"), &pids, &mut owned);
+        let processes: Vec<(u32, u64)> = pids.iter().map(|&pid| (pid, 0)).collect();
+        owners::fill(Path::new("/proc"), &processes, &mut owned, None);
         owned
     });
     let (user_before, system_before) = thread_cpu();
@@ -493,4 +494,54 @@ fn bench_read_with_2000_loopback_connections() {
         sockets.len(),
         pids.len()
     );
+}
+
+/// The owner cache finds what a full walk finds: after no change, after a
+/// new socket (the fd count grows), and after a socket swapped for another
+/// with the fd count unchanged. (Other tests of this binary open sockets
+/// in this process meanwhile: only this test's own sockets are compared.)
+#[test]
+fn cached_owner_walks_find_new_and_swapped_sockets() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let processes = [(me(), 1)];
+    let mut cache = OwnerCache::default();
+    let mine = |cache: &mut OwnerCache| -> BTreeSet<u64> {
+        read_cached(Path::new("/proc"), &processes, cache)
+            .unwrap()
+            .rows
+            .iter()
+            .filter(|r| r.pids.contains(&me()))
+            .map(|r| r.inode)
+            .collect()
+    };
+    // The first refresh walks; the second reuses.
+    assert!(mine(&mut cache).contains(&inode_of(&listener)));
+    assert!(mine(&mut cache).contains(&inode_of(&listener)));
+    // A new connection: more fds.
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let now = mine(&mut cache);
+    for socket in [inode_of(&listener), inode_of(&client), inode_of(&accepted)] {
+        assert!(now.contains(&socket), "{socket} in {now:?}");
+    }
+    // One socket closed and another opened: the count may be the same, the
+    // new socket has no owner in the cache, so the process is walked again.
+    let closed = inode_of(&client);
+    drop(client);
+    let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let now = mine(&mut cache);
+    assert!(now.contains(&inode_of(&other)), "{now:?}");
+    assert!(!now.contains(&closed), "{now:?}");
+    drop((accepted, other));
+}
+
+/// The socket inode of an open socket, from its /proc/self/fd link.
+fn inode_of(socket: &impl std::os::fd::AsRawFd) -> u64 {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+    let link = link.to_string_lossy();
+    link.trim_start_matches("socket:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap()
 }
