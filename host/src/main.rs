@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use runner::cli::{Cli, Command, check, configcheck, log_level, run};
+use runner::cli::{Cli, Command, check, configcheck, connections, log_level, processes, run};
 use runner::resolve::Environment;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
@@ -25,6 +25,12 @@ fn main() {
 }
 
 async fn dispatch(cli: Cli) -> i32 {
+    // These only read /proc: no conf.d to load, no WebAssembly engine.
+    match &cli.command {
+        Command::Processes(args) => return processes::execute(args),
+        Command::Connections(args) => return connections::execute(args),
+        _ => {}
+    }
     let env = match Environment::load(cli.global.config.as_deref(), &cli.global.overrides()) {
         Ok(env) => env,
         Err(error) => {
@@ -36,6 +42,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Run(args) => run::execute(&env, args).await,
         Command::Check(args) => check::execute(&env, args).await,
         Command::Configcheck(args) => configcheck::execute(&env, args).await,
+        Command::Processes(_) | Command::Connections(_) => unreachable!("handled above"),
     }
 }
 

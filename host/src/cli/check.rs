@@ -13,7 +13,7 @@ use super::check_json::{
     AggregatorJson, EventJson, InstanceJson, RunCounts, SandboxJson, SerieJson, Stats, StatsSource,
 };
 use super::instance_filter::InstanceFilter;
-use super::table;
+use super::{report, table};
 use crate::aggregator::Series;
 use crate::collector::{Collected, Collector, EventOut, ServiceCheckOut};
 use crate::config::ConfigError;
@@ -203,12 +203,6 @@ pub async fn execute(env: &Environment, args: &CheckArgs) -> i32 {
     i32::from(failed)
 }
 
-/// `<label>: <message>` on stderr, escaped for the terminal: messages
-/// quote what checks, their schemas and configurations said.
-fn report(label: &str, message: impl std::fmt::Display) {
-    eprintln!("{label}: {}", escape::for_terminal(&message.to_string()));
-}
-
 /// Why no instance was selected, and what there is (printed through
 /// [`report`], which escapes it, instance IDs included).
 fn nothing_selected(
@@ -368,7 +362,11 @@ fn render_tables(runs: &[InstanceRun], times: u32) -> String {
                 .map(move |(k, v)| vec![r.stats.check_id.clone(), k.clone(), v.clone()])
         })
         .collect();
-    out.push_str(&table_or_none(&["INSTANCE", "KEY", "VALUE"], &rows));
+    out.push_str(&table::render_or_none(
+        &["INSTANCE", "KEY", "VALUE"],
+        &rows,
+        None,
+    ));
     for run in runs {
         out.push_str(&instance_summary(run));
     }
@@ -388,7 +386,7 @@ fn series_table(mut series: Vec<&Series>) -> String {
             vec![s.metric.clone(), kind_name(s), value, s.tags.join(", ")]
         })
         .collect();
-    table_or_none(&["METRIC", "TYPE", "VALUE", "TAGS"], &rows)
+    table::render_or_none(&["METRIC", "TYPE", "VALUE", "TAGS"], &rows, None)
 }
 
 fn service_checks_table<'a>(service_checks: impl Iterator<Item = &'a ServiceCheckOut>) -> String {
@@ -402,7 +400,7 @@ fn service_checks_table<'a>(service_checks: impl Iterator<Item = &'a ServiceChec
             ]
         })
         .collect();
-    table_or_none(&["CHECK", "STATUS", "TAGS", "MESSAGE"], &rows)
+    table::render_or_none(&["CHECK", "STATUS", "TAGS", "MESSAGE"], &rows, None)
 }
 
 fn events_table<'a>(events: impl Iterator<Item = &'a EventOut>) -> String {
@@ -416,7 +414,7 @@ fn events_table<'a>(events: impl Iterator<Item = &'a EventOut>) -> String {
             ]
         })
         .collect();
-    table_or_none(&["TITLE", "ALERT", "TAGS", "TEXT"], &rows)
+    table::render_or_none(&["TITLE", "ALERT", "TAGS", "TEXT"], &rows, None)
 }
 
 /// An instance's run statistics, last error and captured output.
@@ -491,14 +489,6 @@ fn kind_name(series: &Series) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-fn table_or_none(header: &[&str], rows: &[Vec<String>]) -> String {
-    if rows.is_empty() {
-        "(none)\n".to_string()
-    } else {
-        table::render(header, rows)
-    }
 }
 
 fn list_or_none<'a>(items: impl Iterator<Item = &'a str>) -> String {

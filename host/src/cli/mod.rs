@@ -4,11 +4,19 @@
 pub mod check;
 mod check_json;
 pub mod configcheck;
+pub mod connections;
 mod instance_filter;
 pub mod log_level;
+mod process_search;
+mod process_view;
+pub mod processes;
+mod related;
 pub mod run;
+mod snapshot_shim;
+mod snapshot_source;
 mod table;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,7 +35,9 @@ use crate::resolve::Overrides;
     runner run --conf-d examples/conf.d   run the example checks on their intervals until Ctrl-C\n  \
     runner configcheck -v                 validate conf.d offline; show what each instance gets\n  \
     runner check process                  run the process check's instances once, print a table\n  \
-    runner check process --check-rate     run twice, 1 s apart, so rates show too\n\n\
+    runner check process --check-rate     run twice, 1 s apart, so rates show too\n  \
+    runner processes postgres             what runs here, by CPU use, like top\n  \
+    runner connections --listening        the ports open on this host, and who holds them\n\n\
     Settings come from runner.yaml (see --config) and RUNNER_* environment variables.")]
 pub struct Cli {
     #[command(flatten)]
@@ -100,4 +110,58 @@ pub enum Command {
     /// ExecStartPre. Prints the Datadog Agent's format; exits with status 1
     /// on any configuration error.
     Configcheck(configcheck::ConfigcheckArgs),
+    /// List the host's processes with their CPU, memory and command line.
+    ///
+    /// Like top or Datadog's Live Processes, once: every process (kernel
+    /// threads with --all) with its CPU % measured over --interval, memory,
+    /// threads, open files, state, age, container and scrubbed command
+    /// line, busiest first. SEARCH, --user and --related pick processes;
+    /// --json prints every field.
+    #[command(after_help = processes::AFTER_HELP)]
+    Processes(processes::ProcessesArgs),
+    /// List the host's TCP and UDP sockets and the processes holding them.
+    ///
+    /// Like `ss -tuanp`: protocol, state, queues, local and peer address,
+    /// and for each socket the processes that hold it (name, pid, user)
+    /// and the command line of the first. Filters pick sockets by
+    /// process, port, state, direction and protocol; --json prints every
+    /// field.
+    #[command(after_help = connections::AFTER_HELP)]
+    Connections(connections::ConnectionsArgs),
+}
+
+/// `<label>: <message>` on stderr, escaped for the terminal: messages
+/// quote what checks, their configurations and processes said.
+pub(crate) fn report(label: &str, message: impl std::fmt::Display) {
+    eprintln!(
+        "{label}: {}",
+        crate::escape::for_terminal(&message.to_string())
+    );
+}
+
+/// Writes `text` to stdout. A reader that went away early (`| head`) is
+/// not an error: it has what it wanted.
+pub(crate) fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// What clap only checks in debug builds: no two flags of a verb
+    /// (global ones included) share a name or a short.
+    #[test]
+    fn every_verb_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }
