@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use runner::cli::{Cli, Command, check, configcheck, connections, log_level, processes, run};
+use runner::config::RunnerConfig;
 use runner::resolve::Environment;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
@@ -25,11 +26,22 @@ fn main() {
 }
 
 async fn dispatch(cli: Cli) -> i32 {
-    // These only read /proc: no conf.d to load, no WebAssembly engine.
-    match &cli.command {
-        Command::Processes(args) => return processes::execute(args),
-        Command::Connections(args) => return connections::execute(args),
-        _ => {}
+    // These only read /proc (as runner.yaml says): no conf.d to load, no
+    // WebAssembly engine.
+    if let Command::Processes(_) | Command::Connections(_) = &cli.command {
+        let env = |name: &str| std::env::var(name).ok();
+        let runner = match RunnerConfig::load(cli.global.config.as_deref(), &env) {
+            Ok(runner) => runner,
+            Err(error) => {
+                eprintln!("Error: {error}");
+                return 2;
+            }
+        };
+        return match &cli.command {
+            Command::Processes(args) => processes::execute(&runner, args),
+            Command::Connections(args) => connections::execute(&runner, args),
+            _ => unreachable!("matched above"),
+        };
     }
     let env = match Environment::load(cli.global.config.as_deref(), &cli.global.overrides()) {
         Ok(env) => env,

@@ -81,7 +81,37 @@ impl Workspace {
 /// A `runner` command in `dir`, with the test-wide plugin cache and quiet
 /// logs. No runner.yaml is read unless the test writes one into `dir`.
 pub fn runner_command(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+    runner_command_via(&[], dir)
+}
+
+/// As [`runner_command`], run through `wrapper`, a program and its
+/// arguments that end by running the runner: e.g. `setpriv` with the
+/// options that make it another user (`dir` must be theirs to enter).
+/// With a wrapper, the runner run is a copy in `dir`: the checkout may be
+/// in a directory other users cannot enter.
+pub fn runner_command_via(wrapper: &[&str], dir: &Path) -> Command {
+    let built = env!("CARGO_BIN_EXE_runner");
+    let copy = dir.join("runner");
+    let runner = if wrapper.is_empty() {
+        Path::new(built)
+    } else {
+        if !copy.exists() {
+            // A hard link when the file system allows, else a copy; either
+            // keeps the binary's 0755 mode.
+            std::fs::hard_link(built, &copy)
+                .or_else(|_| std::fs::copy(built, &copy).map(drop))
+                .expect("placing the runner binary where other users can run it");
+        }
+        copy.as_path()
+    };
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(runner);
+            command
+        }
+        None => Command::new(runner),
+    };
     command
         .current_dir(dir)
         .env_remove("RUST_LOG")
@@ -183,11 +213,22 @@ pub fn tags(value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `setpriv` options that run what follows as user `nobody`.
+pub const AS_NOBODY: [&str; 4] = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
 /// Real processes with a unique name, killed on drop.
 pub struct Processes {
+    /// What only these processes have: their name, or with
+    /// [`Processes::marked_sleepers`] an argument.
     pub name: String,
     pub children: Vec<Child>,
-    _dir: tempfile::TempDir,
+    /// Holds the copy of the binary they run, if any.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Processes {
@@ -210,6 +251,30 @@ impl Processes {
         Self::spawn("/bin/sh", &["-c", &script], 1)
     }
 
+    /// `count` plain `sleep`s (about ten minutes) run through `wrapper`
+    /// (e.g. [`AS_NOBODY`]), whose one argument (`name`) is unique to this
+    /// call: a search word for exactly them. For other users: a copied
+    /// binary in a private temp dir is not theirs to run.
+    pub fn marked_sleepers(wrapper: &[&str], count: usize) -> Self {
+        // Fixed width, so that no marker holds another.
+        let name = format!("600.{:07}{:04}", std::process::id(), next_number());
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg("sleep");
+                command
+            }
+            None => Command::new("sleep"),
+        };
+        command.arg(&name).process_group(0);
+        let children = (0..count).map(|_| spawn_retrying(&mut command)).collect();
+        Self {
+            name,
+            children,
+            _dir: None,
+        }
+    }
+
     /// `count` copies of `binary` (under a fresh unique name) run with
     /// `args`, e.g. a command line that carries a password.
     pub fn with_args(binary: &str, args: &[&str], count: usize) -> Self {
@@ -217,13 +282,8 @@ impl Processes {
     }
 
     fn spawn(binary: &str, args: &[&str], count: usize) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
         // Process names are at most 15 characters (the kernel's comm).
-        let name = format!(
-            "rt{}x{}",
-            std::process::id() % 100_000,
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = format!("rt{}x{}", std::process::id() % 100_000, next_number());
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join(&name);
         std::fs::copy(binary, &exe).unwrap();
@@ -233,13 +293,19 @@ impl Processes {
         Self {
             name,
             children,
-            _dir: dir,
+            _dir: Some(dir),
         }
     }
 
     pub fn pids(&self) -> Vec<u32> {
         self.children.iter().map(Child::id).collect()
     }
+}
+
+/// A number no other call in this test binary gets.
+fn next_number() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::SeqCst)
 }
 
 /// Spawn, retrying on ETXTBSY: another test thread forking while our copy

@@ -11,6 +11,7 @@ use super::process_view::{self, find};
 use super::snapshot_source::{self, ConnectionQuery};
 use super::{report, table, write_stdout};
 use crate::cmdline_scrub::Scrubber;
+use crate::config::RunnerConfig;
 use crate::snapshot::connections::{Connection, Direction, Protocol, SocketState};
 use crate::snapshot::{FieldSet, ProcessSnapshot};
 
@@ -146,13 +147,13 @@ impl ConnectionsArgs {
 }
 
 /// Run the verb; returns the process exit code.
-pub fn execute(args: &ConnectionsArgs) -> i32 {
+pub fn execute(runner: &RunnerConfig, args: &ConnectionsArgs) -> i32 {
     let fields = FieldSet {
         connections: true,
         ..FieldSet::NONE
     };
     let read = snapshot_source::read(
-        snapshot_source::settings(false),
+        snapshot_source::settings(runner, false),
         fields,
         std::time::Duration::ZERO,
     );
@@ -167,8 +168,14 @@ pub fn execute(args: &ConnectionsArgs) -> i32 {
         report("Error", "the snapshot has no connections");
         return 1;
     };
-    let sockets = connections.query(&args.query());
-    let scrubber = snapshot_source::scrubber();
+    let sockets = match connections.query(&args.query()) {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            report("Error", e);
+            return 2;
+        }
+    };
+    let scrubber = snapshot_source::scrubber(runner);
     let output = if args.json {
         let rows: Vec<ConnectionJson> = sockets
             .iter()
@@ -341,16 +348,15 @@ mod tests {
 
     fn socket(local: &str, remote: &str, pids: &[u32]) -> Connection {
         Connection {
-            protocol: Protocol::Tcp,
-            state: SocketState::Established,
-            direction: Direction::Outgoing,
-            local: local.parse().unwrap(),
-            remote: remote.parse().unwrap(),
             rx_queue: 3,
-            tx_queue: 0,
-            uid: 0,
             inode: 77,
-            pids: pids.to_vec(),
+            ..crate::cli::related::tests::socket(
+                SocketState::Established,
+                Direction::Outgoing,
+                local,
+                remote,
+                pids,
+            )
         }
     }
 

@@ -12,7 +12,6 @@ mod process_view;
 pub mod processes;
 mod related;
 pub mod run;
-mod snapshot_shim;
 mod snapshot_source;
 mod table;
 

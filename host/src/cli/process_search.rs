@@ -28,6 +28,11 @@ impl Search {
         Self { words }
     }
 
+    /// True when there are no words: everything matches.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
     pub fn matches(&self, listed: &Listed) -> bool {
         if self.words.is_empty() {
             return true;

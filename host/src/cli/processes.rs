@@ -13,6 +13,7 @@ use super::process_view::{self, Listed, ProcessJson};
 use super::related::{Peer, Related, find_related};
 use super::{report, snapshot_source, table, write_stdout};
 use crate::cmdline_scrub::Scrubber;
+use crate::config::RunnerConfig;
 use crate::snapshot::{FieldSet, ProcessSnapshot};
 
 pub const AFTER_HELP: &str = "\
@@ -93,14 +94,14 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 /// Run the verb; returns the process exit code.
-pub fn execute(args: &ProcessesArgs) -> i32 {
+pub fn execute(runner: &RunnerConfig, args: &ProcessesArgs) -> i32 {
     let fields = FieldSet {
         open_fds: true,
         io: true,
         cwd: true,
         connections: args.related.is_some(),
     };
-    let settings = snapshot_source::settings(args.all);
+    let settings = snapshot_source::settings(runner, args.all);
     let snapshot = match snapshot_source::read(settings, fields, args.interval) {
         Ok(snapshot) => snapshot,
         Err(e) => {
@@ -108,7 +109,7 @@ pub fn execute(args: &ProcessesArgs) -> i32 {
             return 1;
         }
     };
-    let scrubber = snapshot_source::scrubber();
+    let scrubber = snapshot_source::scrubber(runner);
     let output = match args.related {
         None => list(&snapshot, args, &scrubber),
         Some(pid) => match find_related(&snapshot, pid) {
@@ -136,9 +137,13 @@ pub fn execute(args: &ProcessesArgs) -> i32 {
 /// The processes SEARCH and --user select, sorted and limited.
 fn list(snapshot: &ProcessSnapshot, args: &ProcessesArgs, scrubber: &Scrubber) -> String {
     let search = Search::new(&args.search);
+    // The runner's own command line holds the words: like pgrep, a search
+    // leaves the runner out.
+    let me = std::process::id();
     let mut listed: Vec<Listed> = snapshot
         .processes
         .iter()
+        .filter(|row| search.is_empty() || row.pid != me)
         .filter(|row| args.user.as_deref().is_none_or(|u| user_matches(row, u)))
         .map(|row| Listed::new(row, scrubber))
         .filter(|listed| search.matches(listed))

@@ -109,14 +109,15 @@ fn peers(snapshot: &ProcessSnapshot, counts: BTreeMap<u32, usize>) -> Vec<Peer<'
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::cli::process_view::tests::{row, snapshot};
     use crate::snapshot::connections::{Connections, Source};
 
-    fn socket(
+    /// A TCP socket with empty queues, held by `pids`.
+    pub(crate) fn socket(
         state: SocketState,
         direction: Direction,
         local: &str,

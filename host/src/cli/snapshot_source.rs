@@ -1,31 +1,30 @@
 //! Where `runner processes` and `runner connections` get their snapshots
-//! and how they scrub command lines: the one place both verbs take their
-//! settings from.
+//! and how they scrub command lines: runner.yaml's `procfs_path`,
+//! `sysfs_path`, `passwd_file` and `process_config`, as for checks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cmdline_scrub::Scrubber;
-use crate::snapshot::{FieldSet, ProcessSnapshot};
+use crate::config::RunnerConfig;
+use crate::resolve;
+use crate::snapshot::{FieldSet, ProcessSnapshot, Reader, SnapshotSettings};
 
-// TEMPORARY: `crate::snapshot` once the snapshot engine of issue 7 is merged
-// (see `snapshot_shim.rs`).
-pub use super::snapshot_shim::{ConnectionQuery, Reader, SnapshotSettings};
+pub use crate::snapshot::connections::ConnectionQuery;
 
-/// Where the host is read from. runner.yaml's proc root, sys root and
-/// passwd file (and `HOST_PROC`/`HOST_SYS`) are to be applied here.
-pub fn settings(include_kernel_threads: bool) -> SnapshotSettings {
+/// Where the host is read from, as runner.yaml (and `HOST_PROC`,
+/// `HOST_SYS`, `HOST_ETC`) say; kernel threads only when asked.
+pub fn settings(runner: &RunnerConfig, include_kernel_threads: bool) -> SnapshotSettings {
     SnapshotSettings {
         include_kernel_threads,
-        ..SnapshotSettings::default()
+        ..resolve::snapshot_settings(runner, None)
     }
 }
 
-/// How command lines are scrubbed before they are shown or searched.
-/// runner.yaml's `custom_sensitive_words` and `strip_proc_arguments` are to
-/// be applied here.
-pub fn scrubber() -> Arc<Scrubber> {
-    Scrubber::shared_default()
+/// How command lines are scrubbed before they are shown or searched:
+/// runner.yaml's `process_config`.
+pub fn scrubber(runner: &RunnerConfig) -> Arc<Scrubber> {
+    runner.process_config.scrubber()
 }
 
 /// A snapshot with `fields`, and with CPU % when `interval` is not zero: CPU
