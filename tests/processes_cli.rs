@@ -250,7 +250,7 @@ fn the_pid_set_agrees_with_ps() {
     assert!(!user_space.iter().any(kernel));
     let missing: Vec<&u32> = stable
         .iter()
-        .filter(|p| !kernel(*p) && !user_space.contains(*p))
+        .filter(|p| !kernel(p) && !user_space.contains(*p))
         .collect();
     assert!(missing.is_empty(), "ps saw, runner did not: {missing:?}");
 }
