@@ -353,12 +353,20 @@ impl ComponentText<'_> {
   )
   {instances}
   (core instance $main (instantiate $main {with}))
+  (type $host-port-keys (record
+    (field "host" string)
+    (field "port" string)
+    (field "default-host" (option string))
+    (field "default-port" (option u16))))
+  (type $endpoint-key (variant
+    (case "url" string)
+    (case "host-port" $host-port-keys)))
   (type $check-info (record
     (field "name" string)
     (field "version" string)
     (field "instance-schema" string)
     (field "init-config-schema" string)
-    (field "endpoint-keys" (list string))
+    (field "endpoint-keys" (list $endpoint-key))
     (field "file-keys" (list string))))
   (func $info (result $check-info)
     (canon lift (core func $main "info") (memory (core memory $main "memory"))
@@ -371,6 +379,8 @@ impl ComponentText<'_> {
     (canon lift (core func $main "run") (memory (core memory $main "memory"))
       (realloc (core func $main "realloc"))))
   (instance $check
+    (export "host-port-keys" (type $host-port-keys))
+    (export "endpoint-key" (type $endpoint-key))
     (export "check-info" (type $check-info))
     (export "info" (func $info))
     (export "configure" (func $configure))
@@ -393,7 +403,7 @@ impl ComponentText<'_> {
 impl Default for ComponentText<'_> {
     fn default() -> Self {
         Self {
-            version: "0.3.0",
+            version: "0.4.0",
             name: "wat",
             modules: "",
             imports: "",
@@ -1127,7 +1137,7 @@ fn unloadable_components_are_refused_with_the_reason() {
     assert!(
         watched
             .stderr
-            .contains("this runner implements runner:check@0.3.0"),
+            .contains("this runner implements runner:check@0.4.0"),
         "{}",
         watched.stderr
     );
@@ -1151,7 +1161,7 @@ fn another_contract_version_is_named() {
     let watched = watch(&ws, &["check", "old"], Duration::from_secs(20));
     watched.assert_survived(Duration::from_secs(10));
     assert_eq!(watched.status.code(), Some(1));
-    for version in ["0.3.0", "0.1.0"] {
+    for version in ["0.4.0", "0.1.0"] {
         assert!(watched.stderr.contains(version), "{}", watched.stderr);
     }
 }

@@ -124,7 +124,7 @@ fn files_that_are_not_check_components_are_refused_with_the_reason() {
         ("core", "is a core WebAssembly module, not a component"),
         (
             "empty",
-            "does not export the check interface of runner:check/plugin@0.3.0",
+            "does not export the check interface of runner:check/plugin@0.4.0",
         ),
     ];
     for (name, expected) in cases {

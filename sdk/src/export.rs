@@ -21,7 +21,7 @@ pub fn info<C: Check>() -> CheckInfo {
         version: C::VERSION.to_string(),
         instance_schema: schemars::schema_for!(C::Config).to_value().to_string(),
         init_config_schema: init_schema.to_value().to_string(),
-        endpoint_keys: C::ENDPOINT_KEYS.iter().map(|k| k.to_string()).collect(),
+        endpoint_keys: C::ENDPOINT_KEYS.iter().map(|k| k.to_wit()).collect(),
         file_keys: C::FILE_KEYS.iter().map(|k| k.to_string()).collect(),
     }
 }

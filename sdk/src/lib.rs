@@ -55,17 +55,25 @@
 //! must have `crate-type = ["cdylib"]`) and copy
 //! `target/wasm32-wasip2/release/<crate>.wasm` to `checks.d/hello.wasm`.
 //!
-//! Checks run in a sandbox: no filesystem, no environment, no network, a
-//! wall-time limit, a memory cap and caps on what one run may submit and
-//! write. What a check needs from the machine (processes and their
-//! connections) it asks the runner for with [`Context::processes`] and
+//! Checks run in a sandbox: no filesystem, no environment, a wall-time
+//! limit, a memory cap and caps on what one run may submit and write. What
+//! a check needs from the machine (processes and their connections) it
+//! asks the runner for with [`Context::processes`] and
 //! [`Context::connections`]; command lines come scrubbed unless the
-//! instance sets `raw_command_lines: true`.
+//! instance sets `raw_command_lines: true`. The network is limited to the
+//! endpoints the instance's configuration names under
+//! [`Check::ENDPOINT_KEYS`]: connect with [`net::connect`] (TCP) or
+//! [`http::Request`] (HTTP and HTTPS).
 
 pub mod bindings;
 mod context;
+mod endpoint;
 mod export;
+pub mod http;
+pub mod net;
 mod version;
+
+pub use endpoint::EndpointKey;
 
 pub use context::{ConnectionError, Context, Level, QueryError};
 pub use schemars;
@@ -102,10 +110,11 @@ pub trait Check: Sized + 'static {
     const NAME: &'static str;
     /// The check's version (semver).
     const VERSION: &'static str;
-    /// Config keys whose values name network endpoints the check will
-    /// connect to, so the runner can grant network access to exactly
-    /// those (checks have no network access in this version).
-    const ENDPOINT_KEYS: &'static [&'static str] = &[];
+    /// Config keys whose values name the network endpoints the check
+    /// connects to. The runner grants each instance exactly the endpoints
+    /// its configuration names under these keys (TCP through [`net`], HTTP
+    /// through [`http`]) and denies everything else. None: no network.
+    const ENDPOINT_KEYS: &'static [EndpointKey] = &[];
     /// Config keys whose values name files the check asks the runner to
     /// read (e.g. `pid_file` for [`ProcessQuery::pid_file`]): an instance
     /// may have exactly the paths its configuration gives under these

@@ -16,9 +16,9 @@ use super::store::{HostState, StoreSetup, begin_call, new_store};
 use super::submissions::PluginInfo;
 
 /// The version of the WIT package this runner implements.
-pub const VERSION: &str = "0.3.0";
+pub const VERSION: &str = "0.4.0";
 /// The world this runner implements, for error messages.
-pub const WORLD: &str = "runner:check/plugin@0.3.0";
+pub const WORLD: &str = "runner:check/plugin@0.4.0";
 
 /// The fixed budget of the `info` call made while loading a plugin: it
 /// only describes the check, so it gets no say in its own limits.
