@@ -25,6 +25,10 @@ use status::Kind;
 /// The service check: can the status page be read?
 pub const SERVICE_CHECK: &str = "nginx.can_connect";
 
+/// Most bytes of a response read: a stub_status page is about 100 bytes,
+/// and what the check holds counts against its memory limit.
+const MAX_BODY: usize = 256 << 10;
+
 /// One configured instance.
 #[derive(Debug)]
 pub struct NginxCheck {
@@ -118,7 +122,7 @@ fn fetch(settings: &Settings, ctx: &Context) -> Result<(String, Response), Strin
         }
         // As `requests`: no credentials to another scheme, host or port.
         let same_origin = url::origin(&url) == first_origin;
-        let mut request = Request::get(&url).timeout(left);
+        let mut request = Request::get(&url).timeout(left).max_body(MAX_BODY);
         for (name, value) in &settings.headers {
             if same_origin || !name.eq_ignore_ascii_case("authorization") {
                 request = request.header(name, value);
