@@ -424,7 +424,8 @@ fn headers(
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<(String, String)>, bool), String> {
     let mut headers: Vec<(String, String)> = Vec::new();
-    match &config.headers {
+    // An empty `headers` keeps the defaults, as Datadog's `if headers:`.
+    match config.headers.as_ref().filter(|h| !h.is_empty()) {
         Some(replacement) => add_headers(&mut headers, "headers", replacement, warnings)?,
         None => headers.push((
             "User-Agent".to_string(),
@@ -1132,6 +1133,10 @@ mod tests {
         }))
         .unwrap();
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert!(
+            header(&s, "user-agent").is_some(),
+            "empty `headers` keeps the defaults"
+        );
     }
 
     #[test]
