@@ -33,10 +33,13 @@ pub fn describe_error(error: &HttpError, attempt: &Attempt) -> String {
             "no answer from {url} within {} (timeout): {detail}",
             seconds(attempt.timeout)
         ),
-        HttpErrorKind::Tls => match attempt.tls_hint {
-            Some(hint) => format!("TLS handshake with {url} failed: {detail} ({hint})"),
-            None => format!("TLS handshake with {url} failed: {detail}"),
-        },
+        HttpErrorKind::Tls => {
+            let detail = tls_detail(detail);
+            match attempt.tls_hint {
+                Some(hint) => format!("TLS handshake with {url} failed: {detail} ({hint})"),
+                None => format!("TLS handshake with {url} failed: {detail}"),
+            }
+        }
         HttpErrorKind::Denied if attempt.redirected => format!(
             "{} redirected to {url}, which this instance may not reach: the runner grants \
              only the host and port of `nginx_status_url`; set `nginx_status_url` to the \
@@ -53,6 +56,18 @@ pub fn describe_error(error: &HttpError, attempt: &Attempt) -> String {
         ),
         HttpErrorKind::InvalidUrl => format!("invalid URL {url}: {detail}"),
         HttpErrorKind::Protocol => format!("HTTP error from {url}: {detail}"),
+    }
+}
+
+/// The SDK words a certificate failure; the other TLS errors come as
+/// `wasi:http` error codes (`ErrorCode::TlsProtocolError`).
+fn tls_detail(detail: &str) -> String {
+    if detail.contains("TlsProtocolError") {
+        "TLS protocol error (does the port serve plain HTTP? then write http://)".to_string()
+    } else if detail.contains("TlsAlertReceived") {
+        format!("the server refused the handshake ({detail})")
+    } else {
+        detail.to_string()
     }
 }
 
@@ -176,6 +191,14 @@ mod tests {
             ),
             "TLS handshake with http://127.0.0.1:8080/nginx_status failed: the server's \
              certificate did not verify (`tls_verify: false` is not supported yet)"
+        );
+        assert_eq!(
+            describe_error(
+                &error(HttpErrorKind::Tls, "ErrorCode::TlsProtocolError"),
+                &attempt()
+            ),
+            "TLS handshake with http://127.0.0.1:8080/nginx_status failed: TLS protocol error \
+             (does the port serve plain HTTP? then write http://)"
         );
         let denied = error(
             HttpErrorKind::Denied,
