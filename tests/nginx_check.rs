@@ -182,6 +182,12 @@ fn metrics_rates_tags_service_check_and_version_match_datadog() {
     });
 
     // What nginx saw: the two status reads and the requests between them.
+    // nginx logs a request after answering it: the runner may be done
+    // before the second line is written.
+    assert!(
+        server.wait_for_request("/nginx_status", 2, Duration::from_secs(5)),
+        "nginx did not log the second status read"
+    );
     let log = server.access_log();
     let reads: Vec<usize> = (0..log.len())
         .filter(|&i| log[i].uri == "/nginx_status")
@@ -520,5 +526,52 @@ fn the_plus_api_is_a_configuration_error() {
     assert!(
         all.contains("the NGINX Plus API is not supported yet"),
         "{all}"
+    );
+}
+
+#[test]
+fn https_verifies_certificates_and_says_tls_verify_false_did_not_apply() {
+    let server = NginxServer::start_with_tls();
+    let ws = Workspace::new();
+    write_conf(
+        &ws,
+        &format!(
+            "  - name: self_signed\n    nginx_status_url: {}\n    tls_verify: false\n\
+             \x20 - name: plain_port\n    nginx_status_url: https://127.0.0.1:{}/nginx_status\n",
+            server.tls_url("/nginx_status"),
+            server.port,
+        ),
+    );
+    let (report, output) = check(&ws, &[]);
+    assert!(!output.status.success());
+    // The self-signed certificate does not verify: tls_verify: false has
+    // no effect yet, and the message says so.
+    let (status, message, _) = the_service_check(&report, "self_signed");
+    assert_eq!(status, 2);
+    let url = server.tls_url("/nginx_status");
+    assert!(
+        message.starts_with(&format!("TLS handshake with {url} failed: ")),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "(`tls_verify: false` is not supported yet: certificates are always verified \
+             against the Mozilla root store)"
+        ),
+        "{message}"
+    );
+    assert!(nginx_metrics(&report, "self_signed").is_empty());
+    // The configuration warning said so up front.
+    assert!(
+        stderr(&output).contains("`tls_verify: false` is not supported yet and has no effect"),
+        "{}",
+        stderr(&output)
+    );
+    // https:// to a plain-HTTP port.
+    let (status, message, _) = the_service_check(&report, "plain_port");
+    assert_eq!(status, 2);
+    assert!(
+        message.contains("does the port serve plain HTTP?"),
+        "{message}"
     );
 }

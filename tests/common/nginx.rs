@@ -29,6 +29,8 @@ pub struct NginxServer {
     dir: tempfile::TempDir,
     binary: PathBuf,
     pub port: u16,
+    /// The HTTPS port (self-signed certificate), with [`NginxServer::start_with_tls`].
+    pub tls_port: Option<u16>,
     running: bool,
 }
 
@@ -65,6 +67,16 @@ impl NginxServer {
     /// Starts nginx on a free port of 127.0.0.1 and waits until it
     /// accepts connections.
     pub fn start() -> Self {
+        Self::start_inner(false)
+    }
+
+    /// As [`NginxServer::start`], plus an HTTPS listener (`tls_port`) with
+    /// a self-signed certificate for 127.0.0.1 made with `openssl`.
+    pub fn start_with_tls() -> Self {
+        Self::start_inner(true)
+    }
+
+    fn start_inner(tls: bool) -> Self {
         let binary = nginx_binary();
         let mut last_error = String::new();
         // A port picked by binding port 0 may be taken again before nginx
@@ -75,11 +87,16 @@ impl NginxServer {
                 .tempdir()
                 .expect("temp dir for nginx");
             let port = free_port();
-            write_config(dir.path(), port);
+            let tls_port = tls.then(|| {
+                self_signed_certificate(dir.path());
+                free_port()
+            });
+            write_config(dir.path(), port, tls_port);
             let mut server = NginxServer {
                 dir,
                 binary: binary.clone(),
                 port,
+                tls_port,
                 running: false,
             };
             let output = server
@@ -130,6 +147,12 @@ impl NginxServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `https://127.0.0.1:TLS_PORT<path>` (needs [`NginxServer::start_with_tls`]).
+    pub fn tls_url(&self, path: &str) -> String {
+        let port = self.tls_port.expect("started without TLS");
+        format!("https://127.0.0.1:{port}{path}")
     }
 
     /// `http://127.0.0.1:PORT<path>`.
@@ -257,7 +280,7 @@ fn free_port() -> u16 {
 }
 
 /// nginx.conf, the htpasswd file and a prefix nginx's workers can read.
-fn write_config(dir: &Path, port: u16) {
+fn write_config(dir: &Path, port: u16, tls_port: Option<u16>) {
     // As root, nginx's workers run as `nobody`: they must be able to
     // enter the directory and read the password file.
     use std::os::unix::fs::PermissionsExt as _;
@@ -267,6 +290,14 @@ fn write_config(dir: &Path, port: u16) {
     std::fs::set_permissions(&htpasswd, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let d = dir.display();
+    let tls = match tls_port {
+        Some(tls_port) => format!(
+            "    server {{\n        listen 127.0.0.1:{tls_port} ssl;\n        \
+             ssl_certificate {d}/cert.pem;\n        ssl_certificate_key {d}/key.pem;\n        \
+             location = /nginx_status {{ stub_status; }}\n    }}\n"
+        ),
+        None => String::new(),
+    };
     let config = format!(
         r#"worker_processes 1;
 pid {d}/nginx.pid;
@@ -293,10 +324,40 @@ http {{
         location = /page {{ default_type text/html; return 200 "<html><body><h1>Welcome to nginx!</h1><p>1 2 3</p></body></html>\n"; }}
         location = /hello {{ default_type text/plain; return 200 "hello\n"; }}
     }}
-}}
+{tls}}}
 "#
     );
     std::fs::write(dir.join("nginx.conf"), config).unwrap();
+}
+
+/// `cert.pem` and `key.pem` in `dir`: a self-signed certificate for
+/// 127.0.0.1, valid one day. Panics without openssl.
+fn self_signed_certificate(dir: &Path) {
+    let output = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("openssl is needed for the HTTPS test (apt-get install -y openssl): {e}")
+        });
+    assert!(
+        output.status.success(),
+        "openssl could not make a certificate: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir.join("key.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
 }
 
 /// An htpasswd hash nginx accepts: `openssl passwd -apr1` when openssl is
