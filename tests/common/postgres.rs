@@ -249,6 +249,21 @@ impl PostgresServer {
         );
     }
 
+    /// Start a stopped server again, on the same port.
+    pub fn start_again(&mut self) {
+        if self.running {
+            return;
+        }
+        let out = self.pg_ctl_start();
+        assert!(
+            out.status.success(),
+            "pg_ctl start (again) failed: {}\nlog:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        self.running = true;
+    }
+
     /// `pg_ctl -m fast stop`; nothing when already stopped.
     pub fn stop(&mut self) {
         if !self.running {

@@ -32,12 +32,32 @@ use wire::{Client, ResultSet, Startup};
 /// The service check, as Datadog names it.
 pub const SERVICE_CHECK: &str = "postgres.can_connect";
 
+/// Opens the TCP connection: the runner's [`runner_sdk::net::connect`]
+/// in the sandbox; native tests pass their own.
+pub type Connector = fn(&str, u16, Duration) -> Result<TcpStream, ConnectError>;
+
 /// One configured instance, and its session with the server.
 pub struct PostgresCheck {
     settings: Settings,
+    connector: Connector,
     client: Option<Client<TcpStream>>,
     /// When each custom query last ran (for `collection_interval`).
     custom_last_run: Vec<Option<Instant>>,
+}
+
+/// What one run gathered, before it is handed to the runner: plain data,
+/// so the whole collection can be tested natively.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub samples: Vec<Sample>,
+    /// `version.*` entries.
+    pub metadata: Vec<(&'static str, String)>,
+    /// Log lines (warnings about skipped queries, custom query errors).
+    pub logs: Vec<(Level, String)>,
+    /// `postgres.can_connect`: its tags, and the failure message (None:
+    /// OK).
+    pub service_check_tags: Vec<String>,
+    pub failure: Option<String>,
 }
 
 /// Why a run failed. [`Failure::describe`] is the cause; the service
@@ -113,47 +133,72 @@ impl Check for PostgresCheck {
         for warning in &settings.warnings {
             runner_sdk::log(Level::Warn, warning);
         }
-        Ok(PostgresCheck {
-            custom_last_run: vec![None; settings.queries.len()],
-            settings,
-            client: None,
-        })
+        Ok(PostgresCheck::new(settings, runner_sdk::net::connect))
     }
 
     fn run(&mut self, ctx: &mut Context) -> Result<(), Error> {
-        let mut extra_tags = Vec::new();
-        let result = self.collect(ctx, &mut extra_tags);
-        let tags = RunTags::new(&self.settings, &extra_tags).with_db;
-        match result {
-            Ok(()) => {
-                self.service_check(ctx, Status::Ok, &tags, "");
-                Ok(())
-            }
-            Err(failure) => {
-                // A failed session is not reused: the next run reconnects.
-                self.client = None;
-                let message = format!(
-                    "{}: {}",
-                    self.settings.target.describe(),
-                    failure.describe()
-                );
-                self.service_check(ctx, Status::Critical, &tags, &message);
-                Err(message.into())
-            }
+        let report = self.collect();
+        for (level, message) in &report.logs {
+            ctx.log(*level, message);
+        }
+        for (key, value) in &report.metadata {
+            ctx.set_metadata(key, value);
+        }
+        for sample in &report.samples {
+            self.submit(ctx, sample);
+        }
+        let (status, message) = match &report.failure {
+            None => (Status::Ok, ""),
+            Some(message) => (Status::Critical, message.as_str()),
+        };
+        self.service_check(ctx, status, &report.service_check_tags, message);
+        match report.failure {
+            None => Ok(()),
+            Some(message) => Err(message.into()),
         }
     }
 }
 
 impl PostgresCheck {
-    /// One collection. `extra_tags` gets `postgresql_version:` (and
-    /// `replication_role:`) as soon as they are known, for the service
-    /// check too.
-    fn collect(&mut self, ctx: &mut Context, extra_tags: &mut Vec<String>) -> Result<(), Failure> {
+    /// An instance that connects with `connector`.
+    pub fn new(settings: Settings, connector: Connector) -> PostgresCheck {
+        PostgresCheck {
+            custom_last_run: vec![None; settings.queries.len()],
+            settings,
+            connector,
+            client: None,
+        }
+    }
+
+    /// One run: everything to submit, and the service check. A failed
+    /// session is dropped; the next run reconnects.
+    pub fn collect(&mut self) -> Report {
+        let mut report = Report::default();
+        let mut extra_tags = Vec::new();
+        let result = self.collect_into(&mut report, &mut extra_tags);
+        report.service_check_tags = RunTags::new(&self.settings, &extra_tags).with_db;
+        if let Err(failure) = result {
+            self.client = None;
+            report.failure = Some(format!(
+                "{}: {}",
+                self.settings.target.describe(),
+                failure.describe()
+            ));
+        }
+        report
+    }
+
+    /// The collection proper. `extra_tags` gets `postgresql_version:`
+    /// (and `replication_role:`) as soon as they are known, for the
+    /// service check too.
+    fn collect_into(
+        &mut self,
+        report: &mut Report,
+        extra_tags: &mut Vec<String>,
+    ) -> Result<(), Failure> {
         let raw = self.server_version()?;
         let version = ServerVersion::parse(&raw).ok_or_else(|| Failure::Version(raw.clone()))?;
-        for (key, value) in version.metadata() {
-            ctx.set_metadata(key, &value);
-        }
+        report.metadata = version.metadata();
         extra_tags.push(format!("postgresql_version:{raw}"));
         if self.settings.tag_replication_role {
             let sets = self.query("SELECT pg_is_in_recovery()", "reading the replication role")?;
@@ -163,30 +208,31 @@ impl PostgresCheck {
             }
         }
         let tags = RunTags::new(&self.settings, extra_tags);
-        self.submit(
-            ctx,
-            &Sample {
-                name: format!("{}.running", metrics::NAMESPACE),
-                kind: Kind::Gauge,
-                value: 1.0,
-                tags: tags.without_db.clone(),
-            },
-        );
+        report.samples.push(Sample {
+            name: format!("{}.running", metrics::NAMESPACE),
+            kind: Kind::Gauge,
+            value: 1.0,
+            tags: tags.without_db.clone(),
+        });
         if !self.settings.only_custom_queries {
             let scopes = metrics::scopes(&self.settings, &version);
-            let results = self.run_scopes(ctx, &scopes)?;
+            let results = self.run_scopes(report, &scopes)?;
             for (scope, result) in scopes.iter().zip(results) {
                 let Some(set) = result else { continue };
                 match metrics::scope_samples(scope, &set, &tags) {
-                    Ok(samples) => samples.iter().for_each(|s| self.submit(ctx, s)),
-                    Err(problem) => ctx.warn(&format!(
-                        "the {} query returned unexpected rows ({problem}); its metrics are not sent",
-                        scope.name
+                    Ok(samples) => report.samples.extend(samples),
+                    Err(problem) => report.logs.push((
+                        Level::Warn,
+                        format!(
+                            "the {} query returned unexpected rows ({problem}); its metrics are \
+                             not sent",
+                            scope.name
+                        ),
                     )),
                 }
             }
         }
-        self.custom_queries(ctx, &tags)
+        self.custom_queries(report, &tags)
     }
 
     /// `SHOW server_version`, the first query of every run (as Datadog's
@@ -213,8 +259,8 @@ impl PostgresCheck {
         let settings = &self.settings;
         let timeout = settings.io_timeout();
         let target = &settings.target;
-        let stream = runner_sdk::net::connect(&target.host, target.port, timeout)
-            .map_err(Failure::Connect)?;
+        let stream =
+            (self.connector)(&target.host, target.port, timeout).map_err(Failure::Connect)?;
         let startup = Startup {
             user: &settings.username,
             database: &target.dbname,
@@ -260,7 +306,7 @@ impl PostgresCheck {
     /// end the run.
     fn run_scopes(
         &mut self,
-        ctx: &Context,
+        report: &mut Report,
         scopes: &[Scope],
     ) -> Result<Vec<Option<ResultSet>>, Failure> {
         let batch: Vec<&str> = scopes.iter().map(|s| s.sql.as_str()).collect();
@@ -278,9 +324,12 @@ impl PostgresCheck {
             match self.query(&scope.sql, &during) {
                 Ok(mut sets) => results.push(sets.pop()),
                 Err(Failure::Session { error, .. }) if !error.is_fatal() => {
-                    ctx.warn(&format!(
-                        "Not all metrics may be available: the {} query failed: {error}",
-                        scope.name
+                    report.logs.push((
+                        Level::Warn,
+                        format!(
+                            "Not all metrics may be available: the {} query failed: {error}",
+                            scope.name
+                        ),
                     ));
                     results.push(None);
                 }
@@ -293,7 +342,7 @@ impl PostgresCheck {
     /// Custom queries due this run. A query the server rejects (or
     /// cancels at `query_timeout`) is logged and skipped, as Datadog
     /// does; the others still run.
-    fn custom_queries(&mut self, ctx: &mut Context, tags: &RunTags) -> Result<(), Failure> {
+    fn custom_queries(&mut self, report: &mut Report, tags: &RunTags) -> Result<(), Failure> {
         let now = Instant::now();
         for index in 0..self.settings.queries.len() {
             let query = &self.settings.queries[index];
@@ -314,7 +363,9 @@ impl PostgresCheck {
                         ),
                         _ => error.to_string(),
                     };
-                    ctx.log(Level::Error, &format!("Error querying {name}: {why}"));
+                    report
+                        .logs
+                        .push((Level::Error, format!("Error querying {name}: {why}")));
                     continue;
                 }
                 Err(other) => return Err(other),
@@ -322,11 +373,9 @@ impl PostgresCheck {
             let query = &self.settings.queries[index];
             let (samples, problem) = metrics::custom_samples(query, &sets, tags);
             if let Some(problem) = problem {
-                ctx.log(Level::Error, &format!("Query {problem}"));
+                report.logs.push((Level::Error, format!("Query {problem}")));
             }
-            for sample in &samples {
-                self.submit(ctx, sample);
-            }
+            report.samples.extend(samples);
         }
         Ok(())
     }
