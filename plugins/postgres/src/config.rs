@@ -39,20 +39,11 @@ const UNSUPPORTED_TYPES: &[&str] = &[
     "service_check",
 ];
 
-fn default_host() -> String {
-    "localhost".to_string()
-}
-fn default_dbname() -> String {
-    "postgres".to_string()
-}
 fn default_query_timeout() -> u64 {
     5000
 }
 fn default_true() -> bool {
     true
-}
-fn default_application_name() -> String {
-    "datadog-agent".to_string()
 }
 fn default_ignore_databases() -> Vec<String> {
     DEFAULT_IGNORE_DATABASES
@@ -99,7 +90,7 @@ pub struct CustomQuery {
     pub columns: Vec<Option<Column>>,
     /// Tags added to every metric of this query.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Option<Vec<String>>,
     /// Metric names become `<metric_prefix>.<column name>` instead of
     /// `postgresql.<column name>`.
     #[serde(default)]
@@ -133,7 +124,7 @@ pub struct InitConfig {
     /// Custom queries shared by the instances of the file; see
     /// `use_global_custom_queries`.
     #[serde(default)]
-    pub global_custom_queries: Vec<CustomQuery>,
+    pub global_custom_queries: Option<Vec<CustomQuery>>,
     /// Datadog: add the Agent's host tags to every metric. No effect here:
     /// the runner adds its own `tags` from runner.yaml.
     #[serde(default)]
@@ -148,8 +139,8 @@ pub struct InitConfig {
 pub struct Config {
     /// Host name or IP address of the server (TCP only: a Unix socket
     /// directory is not supported).
-    #[serde(default = "default_host")]
-    pub host: String,
+    #[serde(default)]
+    pub host: Option<String>,
     /// TCP port of the server (default 5432); a number or a numeric string.
     #[serde(default)]
     pub port: Option<Port>,
@@ -162,8 +153,8 @@ pub struct Config {
     /// The database to connect to; `table.count`, custom queries and the
     /// service check are about it, per-database metrics cover every
     /// database of the server.
-    #[serde(default = "default_dbname")]
-    pub dbname: String,
+    #[serde(default)]
+    pub dbname: Option<String>,
     /// libpq's `sslmode`. `disable`, `allow` (the default) and `prefer`
     /// connect without TLS; `require`, `verify-ca` and `verify-full` are a
     /// configuration error: TLS to Postgres is not supported yet.
@@ -175,8 +166,8 @@ pub struct Config {
     #[serde(default = "default_query_timeout")]
     pub query_timeout: u64,
     /// The `application_name` of the session (ASCII).
-    #[serde(default = "default_application_name")]
-    pub application_name: String,
+    #[serde(default)]
+    pub application_name: Option<String>,
     /// Do not send the `server:<host>` tag (redundant with the host).
     #[serde(default)]
     pub disable_generic_tags: bool,
@@ -198,8 +189,8 @@ pub struct Config {
     pub collect_default_database: bool,
     /// Databases left out of per-database metrics: names or SQL `ILIKE`
     /// patterns (`template%`).
-    #[serde(default = "default_ignore_databases")]
-    pub ignore_databases: Vec<String>,
+    #[serde(default)]
+    pub ignore_databases: Option<Vec<String>>,
     /// Only report per-database metrics for `dbname`.
     #[serde(default)]
     pub dbstrict: bool,
@@ -209,10 +200,10 @@ pub struct Config {
     /// Columns left out of the `pg_stat_activity` grouping
     /// (`application_name`, `usename`; `datname` is always kept).
     #[serde(default)]
-    pub activity_metrics_excluded_aggregations: Vec<String>,
+    pub activity_metrics_excluded_aggregations: Option<Vec<String>>,
     /// Queries whose columns become metrics and tags.
     #[serde(default)]
-    pub custom_queries: Vec<CustomQuery>,
+    pub custom_queries: Option<Vec<CustomQuery>>,
     /// Only run `custom_queries` (no built-in metrics).
     #[serde(default)]
     pub only_custom_queries: bool,
@@ -231,7 +222,7 @@ pub struct Config {
     /// Per-relation metrics (tables, indexes, locks, bloat): accepted, not
     /// collected yet (a warning says so).
     #[serde(default)]
-    pub relations: Vec<Value>,
+    pub relations: Option<Vec<Value>>,
     /// Datadog: the most relations to report. No effect yet.
     #[serde(default)]
     pub max_relations: Option<Value>,
@@ -249,7 +240,7 @@ pub struct Config {
     pub collect_wal_metrics: Option<bool>,
     /// Datadog: the deprecated form of `custom_queries`. Not supported.
     #[serde(default)]
-    pub custom_metrics: Vec<Value>,
+    pub custom_metrics: Option<Vec<Value>>,
     /// Datadog Database Monitoring. Not supported.
     #[serde(default)]
     pub dbm: Option<bool>,
@@ -440,7 +431,12 @@ impl Settings {
     /// applies Datadog's defaults.
     pub fn new(config: Config, init: &InitConfig) -> Result<Settings, String> {
         let mut warnings = Vec::new();
-        let host = config.host.trim().to_string();
+        let host = config
+            .host
+            .as_deref()
+            .unwrap_or("localhost")
+            .trim()
+            .to_string();
         if host.is_empty() {
             return Err("`host` is empty: set the server's host name or address".to_string());
         }
@@ -466,13 +462,20 @@ impl Settings {
         if config.username.is_empty() {
             return Err("`username` is empty: set the user to connect to Postgres as".to_string());
         }
-        if config.dbname.is_empty() {
+        let dbname = config
+            .dbname
+            .clone()
+            .unwrap_or_else(|| "postgres".to_string());
+        if dbname.is_empty() {
             return Err("`dbname` is empty: set the database to connect to".to_string());
         }
-        if !config.application_name.is_ascii() {
+        let application_name = config
+            .application_name
+            .clone()
+            .unwrap_or_else(|| "datadog-agent".to_string());
+        if !application_name.is_ascii() {
             return Err(format!(
-                "Application name can include only ASCII characters: {}",
-                config.application_name
+                "Application name can include only ASCII characters: {application_name}"
             ));
         }
         ssl_mode(config.ssl.as_ref(), &mut warnings)?;
@@ -484,7 +487,10 @@ impl Settings {
         }
         base_tags.push(format!("port:{port}"));
 
-        let mut ignore_databases = config.ignore_databases.clone();
+        let mut ignore_databases = config
+            .ignore_databases
+            .clone()
+            .unwrap_or_else(default_ignore_databases);
         if config.collect_default_database {
             ignore_databases.retain(|d| d != "postgres");
         }
@@ -502,14 +508,10 @@ impl Settings {
         };
 
         Ok(Settings {
-            target: Target {
-                host,
-                port,
-                dbname: config.dbname,
-            },
+            target: Target { host, port, dbname },
             username: config.username,
             password: config.password.filter(|p| !p.is_empty()),
-            application_name: config.application_name,
+            application_name,
             query_timeout: config.query_timeout,
             base_tags,
             collect_database_size_metrics: config.collect_database_size_metrics,
@@ -519,7 +521,9 @@ impl Settings {
             ignore_databases,
             dbstrict: config.dbstrict,
             tag_replication_role: config.tag_replication_role,
-            activity_excluded: config.activity_metrics_excluded_aggregations,
+            activity_excluded: config
+                .activity_metrics_excluded_aggregations
+                .unwrap_or_default(),
             only_custom_queries: config.only_custom_queries,
             queries,
             hostname,
@@ -583,7 +587,7 @@ fn ssl_mode(ssl: Option<&SslValue>, warnings: &mut Vec<String>) -> Result<(), St
 /// Warnings for Datadog options that change what Datadog would collect
 /// but have no effect here.
 fn unsupported_options(config: &Config, init: &InitConfig, warnings: &mut Vec<String>) {
-    if !config.relations.is_empty() {
+    if config.relations.as_ref().is_some_and(|r| !r.is_empty()) {
         warnings.push(
             "`relations` is set, but relation metrics (per table and index: sizes, scans, \
              rows, locks, bloat) are not collected yet; the database-wide metrics are"
@@ -606,7 +610,11 @@ fn unsupported_options(config: &Config, init: &InitConfig, warnings: &mut Vec<St
             ));
         }
     }
-    if !config.custom_metrics.is_empty() {
+    if config
+        .custom_metrics
+        .as_ref()
+        .is_some_and(|m| !m.is_empty())
+    {
         warnings.push(
             "`custom_metrics` (deprecated by Datadog) is not supported: rewrite them as \
              `custom_queries`"
@@ -678,17 +686,18 @@ fn unsupported_options(config: &Config, init: &InitConfig, warnings: &mut Vec<St
 /// The instance's custom queries with `global_custom_queries` applied as
 /// Datadog's QueryManager does, validated.
 fn custom_queries(config: &Config, init: &InitConfig) -> Result<Vec<Query>, String> {
-    let mut raw: Vec<CustomQuery> = config.custom_queries.clone();
+    let mut raw: Vec<CustomQuery> = config.custom_queries.clone().unwrap_or_default();
+    let global = init.global_custom_queries.clone().unwrap_or_default();
     let use_global = match &config.use_global_custom_queries {
         None => "true".to_string(),
         Some(UseGlobal::Flag(flag)) => flag.to_string(),
         Some(UseGlobal::Text(text)) => text.trim().to_ascii_lowercase(),
     };
     match use_global.as_str() {
-        "extend" => raw.extend(init.global_custom_queries.iter().cloned()),
+        "extend" => raw.extend(global),
         "true" | "yes" | "on" | "1" => {
             if raw.is_empty() {
-                raw = init.global_custom_queries.clone();
+                raw = global;
             }
         }
         "false" | "no" | "off" | "0" => {}
@@ -826,7 +835,7 @@ fn validate_query(number: usize, query: CustomQuery) -> Result<Query, String> {
         name,
         sql: query.query,
         columns,
-        tags: query.tags,
+        tags: query.tags.unwrap_or_default(),
         interval,
     })
 }
@@ -868,6 +877,18 @@ mod tests {
         assert!(s.queries.is_empty() && s.warnings.is_empty());
         assert_eq!(s.password, None);
         assert_eq!(s.hostname, None);
+
+        // Keys left empty in YAML (null) mean their defaults.
+        let s = settings(json!({
+            "username": "datadog", "host": null, "dbname": null, "password": null,
+            "ignore_databases": null, "relations": null, "custom_queries": null,
+            "application_name": null, "activity_metrics_excluded_aggregations": null,
+        }))
+        .unwrap();
+        assert_eq!(s.target.describe(), "localhost:5432/postgres");
+        assert_eq!(s.ignore_databases, DEFAULT_IGNORE_DATABASES);
+        assert_eq!(s.application_name, "datadog-agent");
+        assert!(s.warnings.is_empty() && s.queries.is_empty());
     }
 
     #[test]
@@ -1062,5 +1083,37 @@ mod tests {
             ["SELECT 1", "SELECT 2"]
         );
         assert!(names(json!({"username": "u", "use_global_custom_queries": false})).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// Every key the runner validates against has a description (what
+    /// `runner configcheck` can show), nested ones included.
+    #[test]
+    fn every_key_is_documented() {
+        fn check(schema: &Value, path: &str) {
+            let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+                return;
+            };
+            for (key, property) in properties {
+                let described = property.get("description").is_some();
+                assert!(described, "{path}{key} has no description");
+            }
+        }
+        let config = schemars::schema_for!(Config).to_value();
+        let defs = config.get("$defs").cloned().unwrap_or(Value::Null);
+        check(&config, "");
+        for (name, def) in defs.as_object().into_iter().flatten() {
+            check(def, &format!("{name}."));
+        }
+        let init = schemars::schema_for!(InitConfig).to_value();
+        check(&init, "init_config.");
+        assert_eq!(
+            config["required"],
+            runner_sdk::serde_json::json!(["username"])
+        );
     }
 }
