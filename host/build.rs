@@ -14,7 +14,12 @@ use std::process::Command;
 
 /// Bundled checks: (check name, crate name). The wasm file is named after
 /// the crate's lib target.
-const BUNDLED: &[(&str, &str)] = &[("process", "process"), ("connections", "connections")];
+const BUNDLED: &[(&str, &str)] = &[
+    ("process", "process"),
+    ("connections", "connections"),
+    ("tcp_check", "tcp_check"),
+    ("postgres", "postgres"),
+];
 /// Guests that only the tests use.
 const TEST_GUESTS: &[&str] = &["misbehave"];
 const PROFILE: &str = "plugin";

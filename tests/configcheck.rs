@@ -162,7 +162,8 @@ fn verbose_extras_go_in_separate_sections_after_the_configs() {
              Limits: timeout 10s, memory 64 MiB; per run: 10000 metric samples, 1000 service checks, \
              100 events, 100 metadata entries, 4096 KiB submitted, 64 KiB of output; \
              10000 live metric contexts\n\
-             Grants: processes (no files, scrubbed command lines); network: none\n\
+             Grants: processes (no files, scrubbed command lines)\n\
+             Network: none (every connection is denied)\n\
              Status: valid\n\
              Schema warnings: none\n"
         )),

@@ -14,6 +14,7 @@ pub mod collector;
 pub mod config;
 pub mod escape;
 pub mod goyaml;
+pub mod grants;
 pub mod pyregex;
 pub mod resolve;
 pub mod sandbox;

@@ -13,8 +13,10 @@ use crate::catalog::{PluginFile, PluginSource};
 use crate::config::{
     self, CheckSchemas, ConfigError, ConfigFile, InstanceConfig, LoadedConfigs, RunnerConfig,
 };
+use crate::grants;
 use crate::sandbox::{
-    self, CheckInstance, InstanceSpec, LoadedPlugin, PluginBytes, ProcessGrants, Sandbox, Sizing,
+    self, CheckInstance, InstanceSpec, LoadedPlugin, NetworkGrants, PluginBytes, ProcessGrants,
+    Sandbox, Sizing,
 };
 use crate::snapshot::{SnapshotService, SnapshotSettings};
 
@@ -68,6 +70,8 @@ pub struct ResolvedInstance {
     pub warnings: Vec<ConfigError>,
     /// What its configuration lets the check see of the host.
     pub grants: ProcessGrants,
+    /// The endpoints its configuration lets the check reach.
+    pub network: NetworkGrants,
 }
 
 /// The outcome of resolution.
@@ -196,15 +200,27 @@ impl Environment {
                     errors: Vec::new(),
                     warnings: Vec::new(),
                     grants: ProcessGrants::default(),
+                    network: NetworkGrants::default(),
                 };
                 match plugin {
                     Ok((plugin, schemas)) => {
-                        resolved.grants = grants(config, &plugin.info.file_keys);
+                        resolved.grants = grants::process_grants(config, &plugin.info.file_keys);
+                        let (network, problems) =
+                            grants::network_grants(config, &plugin.info.endpoint_keys);
+                        resolved.network = network;
                         // Validation may rewrite Datadog-style booleans in
                         // the copy the check receives.
                         let mut report = config::validate_instance(&mut resolved.config, schemas);
                         for e in report.errors.iter_mut().chain(report.warnings.iter_mut()) {
                             file.positions.place(e);
+                        }
+                        for problem in problems {
+                            let mut warning = problem
+                                .with_check(config.check.clone())
+                                .with_file(&config.source)
+                                .with_instance(config.index);
+                            file.positions.place(&mut warning);
+                            report.warnings.push(warning);
                         }
                         // init_config findings repeat for every instance of a file.
                         extend_unique(&mut errors, &report.errors);
@@ -312,6 +328,7 @@ impl Environment {
             instance: config.instance.clone(),
             limits: sandbox_limits(&config.limits),
             grants: resolved.grants.clone(),
+            network: resolved.network.clone(),
             hostname: self.hostname.as_str().into(),
             snapshots: self.snapshots_for(config),
         };
@@ -345,21 +362,6 @@ pub fn sandbox_limits(limits: &config::Limits) -> sandbox::Limits {
         max_metadata: limits.max_metadata,
         max_submission_bytes: limits.max_submission_kib.saturating_mul(1024),
         max_output_bytes: limits.max_output_kib.saturating_mul(1024),
-    }
-}
-
-/// What an instance's configuration grants its check: the files named by
-/// the check's declared file keys, and raw command lines when asked for.
-fn grants(config: &InstanceConfig, file_keys: &[String]) -> ProcessGrants {
-    let pid_files = file_keys
-        .iter()
-        .filter_map(|key| config.instance.get(key)?.as_str())
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
-        .collect();
-    ProcessGrants {
-        pid_files,
-        raw_command_lines: config.raw_command_lines,
     }
 }
 

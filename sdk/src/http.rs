@@ -148,8 +148,7 @@ impl Request {
 
     /// `Authorization: Basic` with these credentials.
     pub fn basic_auth(self, user: &str, password: &str) -> Self {
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         self.header("authorization", &format!("Basic {token}"))
     }
 
@@ -239,7 +238,12 @@ impl Request {
             .headers()
             .entries()
             .into_iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
             .collect();
         let incoming = response
             .consume()
@@ -318,7 +322,9 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), String> {
     if bytes.is_empty() {
         return Ok(());
     }
-    let stream = body.write().map_err(|()| "stream unavailable".to_string())?;
+    let stream = body
+        .write()
+        .map_err(|()| "stream unavailable".to_string())?;
     // `blocking_write_and_flush` takes at most 4096 bytes per call.
     for chunk in bytes.chunks(4096) {
         stream
@@ -334,9 +340,12 @@ fn read_body(
     max: usize,
     timeout: Duration,
 ) -> Result<Vec<u8>, (HttpErrorKind, String)> {
-    let stream = body
-        .stream()
-        .map_err(|()| (HttpErrorKind::Protocol, "body stream unavailable".to_string()))?;
+    let stream = body.stream().map_err(|()| {
+        (
+            HttpErrorKind::Protocol,
+            "body stream unavailable".to_string(),
+        )
+    })?;
     let mut out = Vec::new();
     loop {
         // A peer that trickles bytes never trips the runner's

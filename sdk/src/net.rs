@@ -88,7 +88,7 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Co
         if left.is_zero() {
             break;
         }
-        match TcpStream::connect_timeout(&address, left) {
+        match connect_addr(&address, left) {
             Ok(stream) => {
                 stream
                     .set_read_timeout(Some(timeout))
@@ -104,6 +104,27 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Co
     Err(connect_error(host, port, error))
 }
 
+/// `TcpStream::connect_timeout` that reports a failed connection as an
+/// error. On wasm32-wasip2, std's `connect_timeout` returns `Ok` for a
+/// refused connection and leaves the error in `take_error`; this looks.
+pub fn connect_addr(address: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(address, timeout)?;
+    match stream.take_error()? {
+        Some(error) => Err(error),
+        None => Ok(stream),
+    }
+}
+
+/// An I/O error's message without the `(os error N)` std appends (WASI's
+/// numbers are not the host's, so they would only mislead).
+pub fn io_message(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
 fn connect_error(host: &str, port: u16, error: io::Error) -> ConnectError {
     let kind = match error.kind() {
         io::ErrorKind::ConnectionRefused => ConnectErrorKind::Refused,
@@ -114,7 +135,7 @@ fn connect_error(host: &str, port: u16, error: io::Error) -> ConnectError {
     ConnectError {
         endpoint: endpoint(host, port),
         kind,
-        detail: error.to_string(),
+        detail: io_message(&error),
     }
 }
 

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 
+pub mod peers;
+
 /// A scratch directory with `conf.d/` and `checks.d/`, removed on drop.
 pub struct Workspace {
     pub dir: tempfile::TempDir,

@@ -93,6 +93,7 @@ pub fn spec(config: &InstanceConfig, snapshots: &Arc<SnapshotService>) -> Instan
         instance: config.instance.clone(),
         limits: sandbox_limits(&config.limits),
         grants: ProcessGrants::default(),
+        network: Default::default(),
         hostname: HOSTNAME.into(),
         snapshots: Arc::clone(snapshots),
     }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::check_json::{
-    AggregatorJson, EventJson, InstanceJson, RunCounts, SandboxJson, SerieJson, Stats, StatsSource,
+    AggregatorJson, DenialsJson, EventJson, InstanceJson, RunCounts, SandboxJson, SerieJson, Stats,
+    StatsSource,
 };
 use super::instance_filter::InstanceFilter;
 use super::{report, table};
@@ -84,6 +85,8 @@ struct InstanceRun {
     last_run: Collected,
     /// The guest's stdout/stderr of the last run.
     output: String,
+    /// Network access denied over all runs.
+    denied: DenialsJson,
     total_time: Duration,
 }
 
@@ -266,6 +269,7 @@ fn start(env: &Environment, resolved: &ResolvedInstance) -> Option<InstanceRun> 
         metadata: BTreeMap::new(),
         last_run: Collected::default(),
         output: String::new(),
+        denied: DenialsJson::default(),
         total_time: Duration::ZERO,
     })
 }
@@ -286,6 +290,12 @@ async fn run_once(run: &mut InstanceRun, last: bool) {
     });
     run.total_time += outcome.duration;
     run.output = outcome.output.clone();
+    run.denied.count += outcome.denials.count;
+    for target in &outcome.denials.targets {
+        if run.denied.targets.len() < MAX_DENIED_SHOWN && !run.denied.targets.contains(target) {
+            run.denied.targets.push(target.clone());
+        }
+    }
     run.series.extend(collected.series.iter().cloned());
     run.service_checks
         .extend(collected.service_checks.iter().cloned());
@@ -311,6 +321,7 @@ fn to_json(run: InstanceRun) -> InstanceJson {
         sandbox: SandboxJson {
             plugin: run.instance.plugin().origin.to_string(),
             output: run.output,
+            network_denied: run.denied,
         },
         runner: run.stats,
         inventories,
@@ -453,6 +464,16 @@ fn instance_summary(run: &InstanceRun) -> String {
     if !stats.last_error.is_empty() {
         writeln!(out, "  Error: {}", escape::for_terminal(&stats.last_error)).unwrap();
     }
+    if run.denied.count > 0 {
+        // Targets are escaped by the sandbox.
+        writeln!(
+            out,
+            "  Network denied: {} attempt(s): {}",
+            run.denied.count,
+            run.denied.targets.join(", ")
+        )
+        .unwrap();
+    }
     if !run.output.is_empty() {
         writeln!(out, "  Output (stdout/stderr of the last run):").unwrap();
         let lines: Vec<&str> = run.output.lines().collect();
@@ -470,6 +491,9 @@ fn instance_summary(run: &InstanceRun) -> String {
     }
     out
 }
+
+/// Most distinct denied network targets `check` lists.
+const MAX_DENIED_SHOWN: usize = 16;
 
 /// How much of a check's captured output the table shows.
 const OUTPUT_LINES: usize = 20;

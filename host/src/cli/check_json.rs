@@ -6,7 +6,7 @@
 //! [{"aggregator": {"metrics": [...], "service_checks": [...], "events": [...]},
 //!   "runner": {<the Agent's check stats: CheckID, TotalRuns, LastError, ...>},
 //!   "inventories": {"<instance id>": {<check metadata>}},
-//!   "sandbox": {"plugin": ..., "output": ...}}]
+//!   "sandbox": {"plugin": ..., "output": ..., "network_denied": {"count": ..., "targets": [...]}}}]
 //! ```
 //!
 //! Field names and types follow the Agent's Go structs (metrics.Serie,
@@ -55,6 +55,16 @@ pub struct SandboxJson {
     pub plugin: String,
     /// The guest's stdout/stderr of the last run (empty if none).
     pub output: String,
+    /// Network access the runner denied, over all runs.
+    pub network_denied: DenialsJson,
+}
+
+/// Denied network access: how many attempts, and the first targets.
+#[derive(Debug, Default, Serialize)]
+pub struct DenialsJson {
+    pub count: u64,
+    /// e.g. `TCP connect 127.0.0.1:9`, `HTTP http://example.com:80`.
+    pub targets: Vec<String>,
 }
 
 /// `metrics.Serie`: integer timestamps in points, `interval` 0 and the

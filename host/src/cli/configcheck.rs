@@ -23,7 +23,8 @@ use clap::Args;
 use crate::config::{ConfigError, ConfigFile, InstanceConfig, Limits};
 use crate::escape;
 use crate::resolve::{Environment, ResolvedInstance};
-use crate::sandbox::ProcessGrants;
+use crate::sandbox::capabilities::network::describe as describe_endpoints;
+use crate::sandbox::{NetworkGrants, ProcessGrants};
 use crate::scrub;
 
 #[derive(Debug, Args)]
@@ -157,6 +158,7 @@ fn verbose_details(resolved: &ResolvedInstance) -> String {
     writeln!(out, "Interval: {}s", config.interval.as_secs_f64()).unwrap();
     writeln!(out, "Limits: {}", describe_limits(&config.limits)).unwrap();
     writeln!(out, "Grants: {}", describe_grants(&resolved.grants)).unwrap();
+    writeln!(out, "Network: {}", describe_network(&resolved.network)).unwrap();
     let status = if resolved.errors.is_empty() {
         "valid"
     } else {
@@ -218,7 +220,23 @@ fn describe_grants(grants: &ProcessGrants) -> String {
     } else {
         "scrubbed command lines"
     };
-    format!("processes ({files}, {cmdlines}); network: none")
+    format!("processes ({files}, {cmdlines})")
+}
+
+/// The endpoints the instance may reach: `none`, or TCP and HTTP lists.
+/// Names are resolved when the check asks, so they are shown as written.
+fn describe_network(network: &NetworkGrants) -> String {
+    if network.is_empty() {
+        return "none (every connection is denied)".into();
+    }
+    let mut parts = Vec::new();
+    if !network.tcp.is_empty() {
+        parts.push(format!("TCP {}", describe_endpoints(&network.tcp)));
+    }
+    if !network.http.is_empty() {
+        parts.push(format!("HTTP(S) {}", describe_endpoints(&network.http)));
+    }
+    format!("{}; everything else is denied", parts.join("; "))
 }
 
 #[cfg(test)]

@@ -61,32 +61,13 @@ pub fn validate_instance(instance: &mut InstanceConfig, schemas: &CheckSchemas) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Limits;
     use serde_json::Value;
     use serde_json::json;
-    use std::path::PathBuf;
-    use std::time::Duration;
 
     fn instance(value: Value, init_config: Value) -> InstanceConfig {
-        InstanceConfig {
-            id: "process:0000000000000000".to_string(),
-            check: "process".to_string(),
-            source: PathBuf::from("conf.d/process.d/conf.yaml"),
-            index: 0,
-            init_config,
-            instance: value,
-            interval: Duration::from_secs(15),
-            tags: Vec::new(),
-            service: None,
-            name: None,
-            empty_default_hostname: false,
-            disable_generic_tags: false,
-            raw_command_lines: false,
-            metric_patterns: Default::default(),
-            procfs_path: None,
-            limits_override: Default::default(),
-            limits: Limits::default(),
-        }
+        let mut config = crate::config::tests_support::instance_config(value);
+        config.init_config = init_config;
+        config
     }
 
     fn schemas(instance: Value, init_config: Option<Value>) -> CheckSchemas {

@@ -40,6 +40,7 @@ pub const RESERVED_INSTANCE_KEYS: &[&str] = &[
     "metric_patterns",
     "limits",
     "raw_command_lines",
+    "network",
     "loader",
     "max_returned_metrics",
     "enable_legacy_tags_normalization",
@@ -89,6 +90,10 @@ pub(crate) struct InstanceOptions {
     /// default they are scrubbed with the Datadog Agent's sensitive words
     /// (`--password=********`) before the check sees or matches them.
     pub raw_command_lines: Option<bool>,
+    /// Narrow or widen the network the check is granted. By default an
+    /// instance may reach exactly the endpoints its configuration names
+    /// (e.g. `nginx_status_url`, or `host` and `port`) and nothing else.
+    pub network: Option<super::network::NetworkOverride>,
     /// Datadog: which loader runs the check (`core`, `python`, ...). No
     /// effect: the runner has one loader.
     pub loader: Option<String>,
@@ -179,6 +184,7 @@ pub(crate) struct Generic {
     pub metric_patterns: MetricPatterns,
     pub limits: LimitsOverride,
     pub raw_command_lines: bool,
+    pub network: super::network::NetworkOverride,
 }
 
 /// The resolved init_config options.
@@ -271,6 +277,7 @@ pub(crate) fn read_instance(
         metric_patterns,
         limits: options.limits.unwrap_or_default(),
         raw_command_lines: options.raw_command_lines.unwrap_or(false),
+        network: options.network.unwrap_or_default(),
     })
 }
 

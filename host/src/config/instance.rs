@@ -70,6 +70,7 @@ pub(crate) fn build_instance(
         empty_default_hostname: generic.empty_default_hostname,
         disable_generic_tags: generic.disable_generic_tags,
         raw_command_lines: generic.raw_command_lines,
+        network: generic.network,
         metric_patterns: generic.metric_patterns,
         procfs_path: init.procfs_path.clone().map(PathBuf::from),
         limits_override: generic.limits,

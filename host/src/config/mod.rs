@@ -37,6 +37,7 @@ mod error;
 mod generic;
 mod instance;
 mod limits;
+pub mod network;
 mod positions;
 mod process_config;
 mod runner_file;
@@ -138,6 +139,8 @@ pub struct InstanceConfig {
     pub procfs_path: Option<PathBuf>,
     /// `raw_command_lines`: the check sees command lines unscrubbed.
     pub raw_command_lines: bool,
+    /// `network`: endpoints added to or taken from the check's grant.
+    pub network: network::NetworkOverride,
     /// The instance's own `limits:` map.
     pub limits_override: LimitsOverride,
     /// Sandbox limits: defaults overridden by the instance's `limits:` map.
@@ -154,4 +157,40 @@ pub fn load(runner: &RunnerConfig, env: &dyn Fn(&str) -> Option<String>) -> Load
         }
     }
     loaded
+}
+
+/// Building blocks for other modules' unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    use super::{InstanceConfig, Limits};
+
+    /// A `process` instance with these settings and every option at its
+    /// default.
+    pub fn instance_config(instance: Value) -> InstanceConfig {
+        InstanceConfig {
+            id: "process:0000000000000000".to_string(),
+            check: "process".to_string(),
+            source: PathBuf::from("conf.d/process.d/conf.yaml"),
+            index: 0,
+            init_config: Value::Null,
+            instance,
+            interval: Duration::from_secs(15),
+            tags: Vec::new(),
+            service: None,
+            name: None,
+            empty_default_hostname: false,
+            disable_generic_tags: false,
+            raw_command_lines: false,
+            network: Default::default(),
+            metric_patterns: Default::default(),
+            procfs_path: None,
+            limits_override: Default::default(),
+            limits: Limits::default(),
+        }
+    }
 }

@@ -12,6 +12,8 @@ wasmtime::component::bindgen!({
         "runner:check/processes.query-processes": async | trappable,
         // Waits for the shared snapshot refresh (sockets and their owners).
         "runner:check/connections.query-connections": async | trappable,
+        // Resolves a granted name, within the run's deadline.
+        "runner:check/network.resolve": async | trappable,
         // Every other import may trap: that is how a run that breaks a
         // budget is stopped on the spot.
         default: trappable,
@@ -19,5 +21,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub(crate) use self::exports::runner::check::check::CheckInfo;
-pub(crate) use self::runner::check::{connections, log, metrics, processes, reporting};
+pub(crate) use self::exports::runner::check::check::{CheckInfo, EndpointKey as WitEndpointKey};
+pub(crate) use self::runner::check::{connections, log, metrics, network, processes, reporting};

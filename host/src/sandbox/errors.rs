@@ -22,6 +22,14 @@ pub enum RunError {
     Check(String),
     /// A sandbox limit stopped the run.
     Limit(LimitHit),
+    /// The time limit ended a run that had contacted a network endpoint:
+    /// blocked waiting on it (`waiting`: a peer that accepted and then sent
+    /// nothing), or still busy after it (a peer that trickles bytes).
+    OnNetwork {
+        hit: LimitHit,
+        endpoint: String,
+        waiting: bool,
+    },
     /// The guest trapped: a panic, a stack overflow, an invalid operation,
     /// a call to `exit`, a malformed string.
     Crashed(String),
@@ -34,6 +42,19 @@ impl fmt::Display for RunError {
             RunError::Configure(e) => write!(f, "configuration rejected by the check: {e}"),
             RunError::Check(e) => write!(f, "{e}"),
             RunError::Limit(hit) => write!(f, "{hit}"),
+            RunError::OnNetwork {
+                hit,
+                endpoint,
+                waiting: true,
+            } => write!(f, "{hit} while waiting on the network ({endpoint})"),
+            RunError::OnNetwork {
+                hit,
+                endpoint,
+                waiting: false,
+            } => write!(
+                f,
+                "{hit}; the network endpoint it contacted last: {endpoint}"
+            ),
             RunError::Crashed(e) => write!(f, "check crashed: {e}"),
         }
     }

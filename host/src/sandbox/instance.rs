@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use wasmtime::Store;
 
 use super::bindings::Plugin;
+use super::capabilities::network::{Denials, NetworkGrants};
 use super::capabilities::processes::ProcessGrants;
 use super::errors::{RunError, check_message, classify_trap};
 use super::limits::{LimitHit, Limits};
@@ -33,6 +34,8 @@ pub struct InstanceSpec {
     pub limits: Limits,
     /// What its configuration lets it see of the host.
     pub grants: ProcessGrants,
+    /// The endpoints it may reach.
+    pub network: NetworkGrants,
     /// The hostname it is told about.
     pub hostname: Arc<str>,
     /// The process snapshot it queries.
@@ -48,6 +51,8 @@ pub struct RunOutcome {
     pub submissions: Submissions,
     /// What the guest wrote to stdout/stderr during the run.
     pub output: String,
+    /// Network access the runner denied during the run.
+    pub denials: Denials,
     pub result: Result<(), RunError>,
 }
 
@@ -99,7 +104,7 @@ impl CheckInstance {
         if self.live.is_none() {
             let mut live = build(&self.plugin, &self.spec)
                 .await
-                .map_err(|(error, _output)| error)?;
+                .map_err(|(error, _output, _denials)| error)?;
             self.configure_warnings = std::mem::take(&mut live.warnings);
             self.live = Some(live);
         }
@@ -131,12 +136,13 @@ impl CheckInstance {
                     }
                     live
                 }
-                Err((error, output)) => {
+                Err((error, output, denials)) => {
                     return RunOutcome {
                         started_at,
                         duration: start.elapsed(),
                         submissions: Submissions::default(),
                         output,
+                        denials,
                         result: Err(error),
                     };
                 }
@@ -150,16 +156,15 @@ impl CheckInstance {
         let state = live.store.data_mut();
         let submissions = state.take_submissions();
         let (output, overflowed) = state.output.take();
+        let denials = state.network.take_denials();
         let result = match called {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(message))) => Err(RunError::Check(check_message(&message))),
-            Ok(Err(trap)) => Err(classify_trap(
-                &trap,
-                state.limit_hit(overflowed),
-                &output,
-                fuel,
+            Ok(Err(trap)) => Err(with_endpoint(
+                classify_trap(&trap, state.limit_hit(overflowed), &output, fuel),
+                state.network.last_endpoint(),
             )),
-            Err(_elapsed) => Err(RunError::Limit(LimitHit::Timeout(timeout))),
+            Err(_elapsed) => Err(timed_out(timeout, state.network.last_endpoint())),
         };
         let keep = result.as_ref().err().is_none_or(|e| !e.rebuilds_instance());
         if keep {
@@ -170,8 +175,37 @@ impl CheckInstance {
             duration: start.elapsed(),
             submissions,
             output,
+            denials,
             result,
         }
+    }
+}
+
+/// A call that did not return in time. Epochs stop a guest that computes;
+/// only a guest waiting inside a host call gets here, usually on a peer
+/// that does not answer: name it.
+fn timed_out(timeout: Duration, endpoint: Option<String>) -> RunError {
+    let hit = LimitHit::Timeout(timeout);
+    match endpoint {
+        Some(endpoint) => RunError::OnNetwork {
+            hit,
+            endpoint,
+            waiting: true,
+        },
+        None => RunError::Limit(hit),
+    }
+}
+
+/// A run the epoch deadline interrupted after it contacted an endpoint
+/// (e.g. reading a peer that trickles bytes): name the endpoint too.
+fn with_endpoint(error: RunError, endpoint: Option<String>) -> RunError {
+    match (error, endpoint) {
+        (RunError::Limit(hit @ LimitHit::Timeout(_)), Some(endpoint)) => RunError::OnNetwork {
+            hit,
+            endpoint,
+            waiting: false,
+        },
+        (error, _) => error,
     }
 }
 
@@ -179,7 +213,10 @@ impl CheckInstance {
 /// A free function over the instance's parts: `&CheckInstance` (which
 /// holds a store) is not `Sync`, and the future must be `Send` to run on
 /// the scheduler's tasks.
-async fn build(plugin: &LoadedPlugin, spec: &InstanceSpec) -> Result<Live, (RunError, String)> {
+async fn build(
+    plugin: &LoadedPlugin,
+    spec: &InstanceSpec,
+) -> Result<Live, (RunError, String, Denials)> {
     let timeout = spec.limits.timeout;
     let mut store = new_store(
         plugin.pre.engine(),
@@ -188,6 +225,7 @@ async fn build(plugin: &LoadedPlugin, spec: &InstanceSpec) -> Result<Live, (RunE
             hostname: spec.hostname.clone(),
             snapshots: Some(spec.snapshots.clone()),
             grants: spec.grants.clone(),
+            network: Some(spec.network.clone()),
             limits: spec.limits,
             timeout: LimitHit::Timeout(timeout),
         },
@@ -210,12 +248,14 @@ async fn build(plugin: &LoadedPlugin, spec: &InstanceSpec) -> Result<Live, (RunE
                     RunError::Instantiate(check_message(&format!("{:#}", e.root_cause())))
                 }
             };
-            return Err((error, output));
+            return Err((error, output, store.data_mut().network.take_denials()));
         }
         Err(_elapsed) => {
+            let state = store.data_mut();
             return Err((
                 RunError::Limit(LimitHit::Timeout(timeout)),
-                store.data().output.take().0,
+                state.output.take().0,
+                state.network.take_denials(),
             ));
         }
     };
@@ -232,17 +272,26 @@ async fn build(plugin: &LoadedPlugin, spec: &InstanceSpec) -> Result<Live, (RunE
     // What `configure` submitted is not a run's: dropped.
     state.take_submissions();
     let (output, overflowed) = state.output.take();
+    let denials = state.network.take_denials();
     match configured {
         Ok(Ok(Ok(()))) => Ok(Live {
             store,
             plugin: instance,
             warnings,
         }),
-        Ok(Ok(Err(message))) => Err((RunError::Configure(check_message(&message)), output)),
+        Ok(Ok(Err(message))) => Err((
+            RunError::Configure(check_message(&message)),
+            output,
+            denials,
+        )),
         Ok(Err(trap)) => {
             let error = classify_trap(&trap, state.limit_hit(overflowed), &output, fuel);
-            Err((error, output))
+            Err((error, output, denials))
         }
-        Err(_elapsed) => Err((RunError::Limit(LimitHit::Timeout(timeout)), output)),
+        Err(_elapsed) => Err((
+            timed_out(timeout, state.network.last_endpoint()),
+            output,
+            denials,
+        )),
     }
 }

@@ -26,10 +26,11 @@ pub mod plugin;
 mod store;
 pub mod submissions;
 
+pub use capabilities::network::{Denials, HostPort, NetworkGrants};
 pub use capabilities::processes::ProcessGrants;
 pub use core::{Allocation, Sandbox, Sizing};
 pub use errors::RunError;
 pub use instance::{CheckInstance, InstanceSpec, RunOutcome};
 pub use limits::{Counted, LimitHit, Limits};
 pub use plugin::{LoadedPlugin, PluginBytes, PluginError};
-pub use submissions::{PluginInfo, Submissions};
+pub use submissions::{EndpointKey, PluginInfo, Submissions};

@@ -6,14 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::bindings::{CheckInfo, Plugin, PluginPre};
+use super::bindings::{CheckInfo, Plugin, PluginPre, WitEndpointKey};
 use super::cache;
 use super::capabilities::processes::ProcessGrants;
 use super::core::Sandbox;
 use super::errors::{RunError, classify_trap};
 use super::limits::{LimitHit, Limits};
 use super::store::{HostState, StoreSetup, begin_call, new_store};
-use super::submissions::PluginInfo;
+use super::submissions::{EndpointKey, PluginInfo};
 
 /// The version of the WIT package this runner implements.
 pub const VERSION: &str = "0.4.0";
@@ -175,6 +175,7 @@ async fn call_info(pre: &PluginPre<HostState>, name: &str) -> Result<PluginInfo,
             hostname: "".into(),
             snapshots: None,
             grants: ProcessGrants::default(),
+            network: None,
             limits,
             timeout: LimitHit::InfoTimeout(INFO_TIMEOUT),
         },
@@ -205,7 +206,19 @@ impl From<CheckInfo> for PluginInfo {
             version: info.version,
             instance_schema: info.instance_schema,
             init_config_schema: info.init_config_schema,
-            endpoint_keys: info.endpoint_keys,
+            endpoint_keys: info
+                .endpoint_keys
+                .into_iter()
+                .map(|key| match key {
+                    WitEndpointKey::Url(key) => EndpointKey::Url(key),
+                    WitEndpointKey::HostPort(keys) => EndpointKey::HostPort {
+                        host: keys.host,
+                        port: keys.port,
+                        default_host: keys.default_host,
+                        default_port: keys.default_port,
+                    },
+                })
+                .collect(),
             file_keys: info.file_keys,
         }
     }

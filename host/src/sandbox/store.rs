@@ -1,6 +1,6 @@
 //! Building a store for one instance: its data ([`HostState`]: WASI
-//! reduced to nothing, the capabilities' contexts, the budget) and the
-//! per-call arming of the deadline.
+//! reduced to nothing but the granted network, the capabilities'
+//! contexts, the budget) and the per-call arming of the deadline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::budget::Budget;
 use super::capabilities::connections::ConnectionsCtx;
 use super::capabilities::log::LogCtx;
 use super::capabilities::metrics::MetricsCtx;
+use super::capabilities::network::{NetworkCtx, NetworkGrants};
 use super::capabilities::output::CapturedOutput;
 use super::capabilities::processes::{ProcessGrants, ProcessesCtx};
 use super::capabilities::reporting::ReportingCtx;
@@ -39,6 +41,8 @@ pub struct StoreSetup {
     /// None for `info`: it may not query the host.
     pub snapshots: Option<Arc<SnapshotService>>,
     pub grants: ProcessGrants,
+    /// None for `info`: no network at all, not even a denied attempt.
+    pub network: Option<NetworkGrants>,
     pub limits: Limits,
     /// What running out of time is reported as.
     pub timeout: LimitHit,
@@ -47,6 +51,7 @@ pub struct StoreSetup {
 /// The data of one instance's store.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
     table: ResourceTable,
     pub(super) budget: Budget,
     pub(super) output: CapturedOutput,
@@ -55,6 +60,7 @@ pub struct HostState {
     pub(super) log: LogCtx,
     pub(super) processes: ProcessesCtx,
     pub(super) connections: ConnectionsCtx,
+    pub(super) network: NetworkCtx,
     /// When the current call must end.
     pub(super) deadline: Instant,
     /// What running out of time is reported as.
@@ -90,18 +96,35 @@ impl WasiView for HostState {
     }
 }
 
-/// A store whose WASI is reduced to clocks, random and capped
-/// stdout/stderr: no files, no environment, no arguments, no network,
-/// stdin closed. Every memory and table it creates is charged to its
-/// budget; a guest that spins is interrupted at the deadline.
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.network.http,
+        }
+    }
+}
+
+/// A store whose WASI is reduced to clocks, random, capped stdout/stderr
+/// and the granted network: no files, no environment, no arguments, no
+/// name lookups, stdin closed. Every memory and table it creates is
+/// charged to its budget; a guest that spins is interrupted at the
+/// deadline.
 pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> {
     let output = CapturedOutput::new(setup.limits.max_output_bytes);
+    // Sockets are on for instances so that every attempt reaches the
+    // network capability's check, which allows only the grant and logs
+    // and counts the rest. `info` gets none.
+    let sockets = setup.network.is_some();
+    let network = NetworkCtx::new(setup.instance_id.clone(), setup.network.unwrap_or_default());
     let wasi = wasmtime_wasi::WasiCtxBuilder::new()
         .stdout(output.clone())
         .stderr(output.clone())
-        .allow_tcp(false)
-        .allow_udp(false)
+        .allow_tcp(sockets)
+        .allow_udp(sockets)
         .allow_ip_name_lookup(false)
+        .socket_addr_check(network.socket_check())
         .build();
     let fuel = setup
         .limits
@@ -111,6 +134,7 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
         .max(MIN_HOSTCALL_BYTES);
     let state = HostState {
         wasi,
+        http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
         budget: Budget::new(setup.limits),
         log: LogCtx::new(setup.instance_id, output.clone()),
@@ -119,6 +143,7 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
         reporting: ReportingCtx::default(),
         connections: ConnectionsCtx::new(setup.snapshots.clone()),
         processes: ProcessesCtx::new(setup.snapshots, setup.grants),
+        network,
         deadline: Instant::now(),
         timeout: setup.timeout,
     };
@@ -145,5 +170,6 @@ pub(super) fn begin_call(store: &mut Store<HostState>, timeout: Duration) {
     state.take_submissions();
     state.budget.begin_call();
     state.deadline = Instant::now() + timeout;
+    state.network.begin_call(state.deadline);
     store.set_epoch_deadline(1);
 }

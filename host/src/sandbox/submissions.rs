@@ -121,10 +121,25 @@ pub struct PluginInfo {
     pub instance_schema: String,
     /// JSON Schema of `init_config`; empty when it takes none.
     pub init_config_schema: String,
-    /// Instance keys naming network endpoints.
-    pub endpoint_keys: Vec<String>,
+    /// Where an instance's configuration names network endpoints.
+    pub endpoint_keys: Vec<EndpointKey>,
     /// Instance keys naming files the check asks the host to read.
     pub file_keys: Vec<String>,
+}
+
+/// Where an instance's configuration names a network endpoint (the
+/// WIT's `endpoint-key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointKey {
+    /// A key whose value is an `http://` or `https://` URL.
+    Url(String),
+    /// A host key and a port key, with the check's defaults.
+    HostPort {
+        host: String,
+        port: String,
+        default_host: Option<String>,
+        default_port: Option<u16>,
+    },
 }
 
 /// Bytes a string list costs the host: its text plus a small per-item

@@ -8,11 +8,13 @@
 //! - [`log`]: log lines (and [`output`], the WASI stdout/stderr capture
 //!   that shares their cap);
 //! - [`processes`]: queries of the process snapshot;
-//! - [`connections`]: queries of the host's sockets.
+//! - [`connections`]: queries of the host's sockets;
+//! - [`network`]: TCP and HTTP to the endpoints the instance was granted.
 
 pub mod connections;
 pub mod log;
 pub mod metrics;
+pub mod network;
 pub mod output;
 pub mod processes;
 pub mod reporting;
@@ -31,5 +33,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     log::add_to_linker(linker)?;
     processes::add_to_linker(linker)?;
     connections::add_to_linker(linker)?;
+    network::add_to_linker(linker)?;
+    // `wasi:http` itself, with the store's hooks as the allow-list.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     Ok(())
 }

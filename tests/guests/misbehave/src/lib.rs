@@ -3,8 +3,8 @@
 
 use runner_sdk::bindings::runner::check::{metrics, reporting};
 use runner_sdk::{
-    AlertType, Check, ConnectionQuery, Context, Error, Event, EventPriority, Level, Metric,
-    MetricType, NoInitConfig, ProcessFields, ProcessQuery, QueryError, Status,
+    AlertType, Check, ConnectionQuery, Context, EndpointKey, Error, Event, EventPriority, Level,
+    Metric, MetricType, NoInitConfig, ProcessFields, ProcessQuery, QueryError, Status,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -77,6 +77,18 @@ enum Mode {
     /// far more than the runner accepts; the run fails with what the
     /// runner answered.
     ManyPids,
+    /// Try each of `probes` in turn and report each as the
+    /// `misbehave.probe` service check tagged `probe:<probe>`: OK, or
+    /// CRITICAL with the error. The network granted is `host` + `port`
+    /// (TCP) and `url` (HTTP). Probes:
+    /// - `connect:HOST:PORT`: the SDK's way (the runner resolves, then TCP);
+    /// - `raw:IP:PORT`: a plain TCP connect to an address, no resolve;
+    /// - `dns:NAME`: the guest's own name lookup;
+    /// - `udp:IP:PORT`: a UDP datagram;
+    /// - `listen:IP:PORT`: a listening TCP socket;
+    /// - `http:URL`: an HTTP GET through wasi:http;
+    /// - `hang:HOST:PORT`: connect and read until the peer closes.
+    Network,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -97,6 +109,20 @@ struct Config {
     /// the `long_error` error (default 10 MiB).
     #[serde(default)]
     count: Option<u64>,
+    /// The TCP endpoint granted (`network`).
+    #[serde(default)]
+    #[allow(dead_code)] // only the runner reads them, to grant them
+    host: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    port: Option<u16>,
+    /// The HTTP endpoint granted (`network`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    url: Option<String>,
+    /// What `network` tries.
+    #[serde(default)]
+    probes: Vec<String>,
 }
 
 struct Misbehave {
@@ -105,6 +131,7 @@ struct Misbehave {
     target: Option<String>,
     pid: Option<u32>,
     count: u64,
+    probes: Vec<String>,
 }
 
 impl Check for Misbehave {
@@ -113,6 +140,15 @@ impl Check for Misbehave {
     const NAME: &'static str = "misbehave";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const FILE_KEYS: &'static [&'static str] = &["pid_file"];
+    const ENDPOINT_KEYS: &'static [EndpointKey] = &[
+        EndpointKey::HostPort {
+            host: "host",
+            port: "port",
+            default_host: None,
+            default_port: None,
+        },
+        EndpointKey::Url("url"),
+    ];
 
     fn configure(_init: NoInitConfig, config: Config) -> Result<Self, Error> {
         match config.mode {
@@ -125,6 +161,7 @@ impl Check for Misbehave {
             runs: 0,
             target: config.target,
             pid: config.pid,
+            probes: config.probes,
             count: config.count.unwrap_or(match config.mode {
                 Mode::LongError => 10 << 20,
                 Mode::ManyPids => 1_000_000,
@@ -273,6 +310,16 @@ impl Check for Misbehave {
                     Err(e) => Err(e.to_string().into()),
                 };
             }
+            Mode::Network => {
+                for probe in &self.probes {
+                    let (status, message) = match network_probe(probe) {
+                        Ok(message) => (Status::Ok, message),
+                        Err(message) => (Status::Critical, message),
+                    };
+                    let tags = [format!("probe:{probe}")];
+                    ctx.service_check("misbehave.probe", status, &tags, &message);
+                }
+            }
             Mode::Cmdline => {
                 let query = ProcessQuery {
                     pids: self.pid.into_iter().collect(),
@@ -289,6 +336,69 @@ impl Check for Misbehave {
             }
         }
         Ok(())
+    }
+}
+
+/// One probe of mode `network`: what happened, in words.
+fn network_probe(probe: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, ToSocketAddrs, UdpSocket};
+    use std::time::Duration;
+
+    let (kind, target) = probe.split_once(':').ok_or("probe without a target")?;
+    let host_port = || -> Result<(String, u16), String> {
+        let (host, port) = target.rsplit_once(':').ok_or("target without a port")?;
+        Ok((host.to_string(), port.parse().map_err(|_| "bad port")?))
+    };
+    let timeout = Duration::from_secs(2);
+    match kind {
+        "connect" => {
+            let (host, port) = host_port()?;
+            let mut stream =
+                runner_sdk::net::connect(&host, port, timeout).map_err(|e| e.to_string())?;
+            stream.write_all(b"hello\n").map_err(|e| e.to_string())?;
+            Ok("connected".into())
+        }
+        "raw" => {
+            let address = target.parse().map_err(|_| "bad address")?;
+            runner_sdk::net::connect_addr(&address, timeout).map_err(|e| e.to_string())?;
+            Ok("connected".into())
+        }
+        "dns" => {
+            let found: Vec<_> = (target, 80)
+                .to_socket_addrs()
+                .map_err(|e| e.to_string())?
+                .collect();
+            Ok(format!("resolved to {found:?}"))
+        }
+        "udp" => {
+            let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+            socket
+                .send_to(b"hello", target)
+                .map_err(|e| e.to_string())?;
+            Ok("sent".into())
+        }
+        "listen" => {
+            let listener = TcpListener::bind(target).map_err(|e| e.to_string())?;
+            Ok(format!("listening on {:?}", listener.local_addr()))
+        }
+        "http" => {
+            let response = runner_sdk::http::Request::get(target)
+                .timeout(timeout)
+                .send()
+                .map_err(|e| e.to_string())?;
+            Ok(format!("HTTP {}", response.status))
+        }
+        "hang" => {
+            let (host, port) = host_port()?;
+            let long = Duration::from_secs(3600);
+            let mut stream =
+                runner_sdk::net::connect(&host, port, long).map_err(|e| e.to_string())?;
+            let mut sink = Vec::new();
+            stream.read_to_end(&mut sink).map_err(|e| e.to_string())?;
+            Ok(format!("read {} bytes", sink.len()))
+        }
+        other => Err(format!("unknown probe kind {other}")),
     }
 }
 
