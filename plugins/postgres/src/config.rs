@@ -572,7 +572,8 @@ fn ssl_mode(ssl: Option<&SslValue>, warnings: &mut Vec<String>) -> Result<(), St
         }
         "require" | "verify-ca" | "verify-full" => Err(format!(
             "`ssl: {mode}` needs TLS, and TLS to Postgres is not supported yet: use `disable` \
-             or `allow` (unencrypted), e.g. over a trusted network or a local socket tunnel"
+             or `allow` (unencrypted), on a trusted network or through an encrypted tunnel \
+             (e.g. `ssh -L`)"
         )),
         other => {
             warnings.push(format!(
