@@ -225,7 +225,12 @@ fn a_stopped_server_is_connection_refused() {
     let ws = Workspace::new();
     ws.write(
         "conf.d/postgres.d/conf.yaml",
-        conf(&server, &server.user, &server.password, "dbname: appdb"),
+        conf(
+            &server,
+            &server.user,
+            &server.password,
+            "dbname: appdb\nreported_hostname: pg-main",
+        ),
     );
     let (report, output) = ws.check_json("postgres", &[]);
     assert!(!output.status.success());
@@ -235,6 +240,8 @@ fn a_stopped_server_is_connection_refused() {
         sc["message"].as_str().unwrap(),
         format!("127.0.0.1:{}/appdb: connection refused", server.port)
     );
+    // Under `reported_hostname`, as the metrics would be.
+    assert_eq!(sc["host_name"], "pg-main", "{sc:#}");
 }
 
 #[test]
