@@ -18,6 +18,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("process", "process"),
     ("connections", "connections"),
     ("tcp_check", "tcp_check"),
+    ("postgres", "postgres"),
 ];
 /// Guests that only the tests use.
 const TEST_GUESTS: &[&str] = &["misbehave"];
