@@ -19,6 +19,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("connections", "connections"),
     ("tcp_check", "tcp_check"),
     ("nginx", "nginx"),
+    ("postgres", "postgres"),
 ];
 /// Guests that only the tests use.
 const TEST_GUESTS: &[&str] = &["misbehave"];

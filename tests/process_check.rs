@@ -406,7 +406,10 @@ fn unknown_check_fails_and_lists_known_checks() {
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.contains("no check named `no-such-check`"), "{err}");
-    assert!(err.contains("known checks: connections, process"), "{err}");
+    assert!(
+        err.contains("known checks: connections, postgres, process, tcp_check"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod nginx;
+pub mod postgres;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
