@@ -407,7 +407,7 @@ fn unknown_check_fails_and_lists_known_checks() {
     let err = stderr(&output);
     assert!(err.contains("no check named `no-such-check`"), "{err}");
     assert!(
-        err.contains("known checks: connections, postgres, process, tcp_check"),
+        err.contains("known checks: connections, nginx, postgres, process, tcp_check"),
         "{err}"
     );
 }
