@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::peers::{Behaviour, Peer, UdpPeer};
-use common::{Workspace, error_of, service_checks, stderr, stdout, tags};
+use common::{Workspace, error_of, instance, service_checks, stderr, stdout, tags};
 use serde_json::Value;
 
 /// The `misbehave.probe` service check of `probe`: (status, message).
@@ -256,5 +256,39 @@ fn the_network_option_narrows_and_widens_the_grant_and_configcheck_lists_it() {
     assert!(
         text.contains("key `network.allow`") && text.contains("`db` is not `host:port`"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_check_cannot_hold_unbounded_sockets() {
+    let peer = Peer::start(Behaviour::Close);
+    let ws = Workspace::new();
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        format!(
+            "instances:\n\
+             \x20 - name: hoard\n    mode: network\n    host: 127.0.0.1\n    port: {0}\n    \
+             probes: ['hold:127.0.0.1:{0}']\n\
+             \x20 - name: fine\n    mode: ok\n",
+            peer.port
+        ),
+    );
+    let (report, output) = ws.check_json("misbehave", &[]);
+    let error = error_of(&report, "hoard");
+    assert!(
+        error.contains("run held more than 1024 sockets, streams and other WASI resources"),
+        "{error}\n{}",
+        stderr(&output)
+    );
+    // Each connection holds several resources: far fewer than 1024 got
+    // through, and the other instance ran.
+    let accepted = peer.accepted();
+    assert!((1..1024).contains(&accepted), "{accepted}");
+    assert!(
+        instance(&report, "fine")["LastError"]
+            .as_str()
+            .unwrap()
+            .is_empty()
     );
 }

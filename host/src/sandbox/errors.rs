@@ -112,6 +112,11 @@ pub(super) fn classify_trap(
                 "it passed a string that is not valid UTF-8 to the runner ({cause})"
             ));
         }
+        if let Some(wasmtime::component::ResourceTableError::Full) =
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>()
+        {
+            return RunError::Limit(LimitHit::Resources(super::store::MAX_RESOURCES));
+        }
         if cause
             .to_string()
             .contains("fuel allocated for hostcalls has been exhausted")

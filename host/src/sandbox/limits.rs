@@ -94,6 +94,9 @@ pub enum LimitHit {
     Output(usize),
     /// One call tried to pass more bytes than the runner lifts at once.
     HostcallBytes(usize),
+    /// Sockets, streams and other WASI resources held at once (a fixed
+    /// cap: each socket is a file descriptor of the runner).
+    Resources(usize),
 }
 
 impl fmt::Display for LimitHit {
@@ -134,6 +137,12 @@ impl fmt::Display for LimitHit {
                 "run wrote more than {} KiB to stdout, stderr and its log \
                  (limits.max_output_kib) and was stopped",
                 limit >> 10
+            ),
+            LimitHit::Resources(limit) => write!(
+                f,
+                "run held more than {limit} sockets, streams and other WASI resources at once \
+                 (a fixed cap of the runner: each socket is one of its file descriptors) and \
+                 was stopped"
             ),
             LimitHit::HostcallBytes(limit) => write!(
                 f,

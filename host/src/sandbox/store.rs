@@ -32,6 +32,13 @@ const HOSTCALL_SLACK: usize = 64 << 10;
 /// budget it broke, rather than stopped at the boundary.
 pub const MIN_HOSTCALL_BYTES: usize = 16 << 20;
 
+/// Most WASI resources (sockets, streams, pollables, HTTP requests and
+/// their fields) one instance may hold at once. Each socket is a file
+/// descriptor of the runner: without a cap, a check that opens
+/// connections in a loop would exhaust the runner's descriptors. A check
+/// uses a handful.
+pub const MAX_RESOURCES: usize = 1024;
+
 /// What a store serves: one instance, or a plugin's `info` call.
 pub struct StoreSetup {
     /// Attached to the check's log lines.
@@ -135,7 +142,7 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
     let state = HostState {
         wasi,
         http: WasiHttpCtx::new(),
-        table: ResourceTable::new(),
+        table: resource_table(),
         budget: Budget::new(setup.limits),
         log: LogCtx::new(setup.instance_id, output.clone()),
         output,
@@ -161,6 +168,12 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
         Err(ctx.data_mut().budget.fail(timeout))
     });
     store
+}
+
+fn resource_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
+    table
 }
 
 /// Start a call (`configure` or `run`): reset the per-run budget and what

@@ -87,7 +87,9 @@ enum Mode {
     /// - `udp:IP:PORT`: a UDP datagram;
     /// - `listen:IP:PORT`: a listening TCP socket;
     /// - `http:URL`: an HTTP GET through wasi:http;
-    /// - `hang:HOST:PORT`: connect and read until the peer closes.
+    /// - `hang:HOST:PORT`: connect and read until the peer closes;
+    /// - `hold:HOST:PORT`: connect again and again, keeping every
+    ///   connection open, until something says no.
     Network,
 }
 
@@ -397,6 +399,19 @@ fn network_probe(probe: &str) -> Result<String, String> {
             let mut sink = Vec::new();
             stream.read_to_end(&mut sink).map_err(|e| e.to_string())?;
             Ok(format!("read {} bytes", sink.len()))
+        }
+        "hold" => {
+            let (host, port) = host_port()?;
+            let mut held = Vec::new();
+            loop {
+                match runner_sdk::net::connect(&host, port, timeout) {
+                    Ok(stream) => held.push(stream),
+                    Err(e) => return Err(format!("held {} connections, then: {e}", held.len())),
+                }
+                if held.len() >= 100_000 {
+                    return Ok(format!("held {} connections", held.len()));
+                }
+            }
         }
         other => Err(format!("unknown probe kind {other}")),
     }
