@@ -88,9 +88,16 @@ fn tcp_check_without_name_or_port_is_a_configuration_error() {
         "instances:\n  - name: nameless-port\n    host: 127.0.0.1\n  - host: 127.0.0.1\n    port: 80\n",
     );
     let output = ws.runner(&["configcheck"]);
+    assert_eq!(output.status.code(), Some(1));
     let text = format!("{}{}", stdout(&output), stderr(&output));
-    assert!(text.contains("port"), "{text}");
-    assert!(text.contains("name"), "{text}");
+    assert!(
+        text.contains("instance #0: missing required key `port`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("instance #1: missing required key `name`"),
+        "{text}"
+    );
 }
 
 #[test]
