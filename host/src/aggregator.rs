@@ -48,9 +48,35 @@ const CONTEXT_EXPIRY_SECS: f64 = 25.0 * 3600.0;
 /// so a check failing 10 times in a row also starts over.
 pub const MAX_IDLE_FLUSHES: u32 = 10;
 
-/// Datadog's default `histogram_percentiles` (0.95), as an exact fraction
-/// `(numerator, denominator)` with the series-name suffix.
-const HISTOGRAM_PERCENTILES: &[(usize, usize, &str)] = &[(95, 100, "95percentile")];
+/// Which series a histogram sends per flush (Datadog's
+/// `histogram_aggregates` and `histogram_percentiles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistogramSpec {
+    pub max: bool,
+    pub min: bool,
+    pub median: bool,
+    pub avg: bool,
+    pub sum: bool,
+    /// `.count`, sent as a rate over the interval.
+    pub count: bool,
+    /// Percentiles in hundredths: 95 sends `.95percentile`.
+    pub percentiles: Vec<u32>,
+}
+
+impl Default for HistogramSpec {
+    /// Datadog's defaults: max, median, avg, count and the 95th percentile.
+    fn default() -> Self {
+        Self {
+            max: true,
+            min: false,
+            median: true,
+            avg: true,
+            sum: false,
+            count: true,
+            percentiles: vec![95],
+        }
+    }
+}
 
 /// How a check asked for a sample to be aggregated (the submit call it used).
 ///
@@ -206,6 +232,7 @@ pub struct Aggregator {
     dropped: u64,
     /// What the last flush reports through `context_limit_hit`.
     dropped_in_last_flush: u64,
+    histograms: HistogramSpec,
 }
 
 impl Default for Aggregator {
@@ -216,6 +243,7 @@ impl Default for Aggregator {
             held_bytes: 0,
             dropped: 0,
             dropped_in_last_flush: 0,
+            histograms: HistogramSpec::default(),
         }
     }
 }
@@ -236,6 +264,12 @@ impl Aggregator {
     /// as it submits samples per run.
     pub fn with_max_contexts(mut self, max: usize) -> Self {
         self.max_contexts = max;
+        self
+    }
+
+    /// Which series histograms send (Datadog's defaults otherwise).
+    pub fn with_histograms(mut self, spec: HistogramSpec) -> Self {
+        self.histograms = spec;
         self
     }
 
@@ -358,20 +392,32 @@ impl Aggregator {
                     let mut values: Vec<f64> = pending.iter().map(|s| s.0).collect();
                     values.sort_unstable_by(f64::total_cmp);
                     let n = values.len();
-                    emit(".max", SeriesType::Gauge, values[n - 1]);
-                    emit(".median", SeriesType::Gauge, nearest_rank(&values, 1, 2));
-                    emit(
-                        ".avg",
-                        SeriesType::Gauge,
-                        values.iter().sum::<f64>() / n as f64,
-                    );
-                    // Datadog sends a histogram's count as a rate over the
-                    // flush interval; guard a zero interval.
-                    let per_sec = n as f64 / interval_secs.max(1) as f64;
-                    emit(".count", SeriesType::Rate, per_sec);
-                    for &(num, den, suffix) in HISTOGRAM_PERCENTILES {
-                        let value = nearest_rank(&values, num, den);
-                        emit(&format!(".{suffix}"), SeriesType::Gauge, value);
+                    let spec = &self.histograms;
+                    let sum: f64 = values.iter().sum();
+                    if spec.max {
+                        emit(".max", SeriesType::Gauge, values[n - 1]);
+                    }
+                    if spec.min {
+                        emit(".min", SeriesType::Gauge, values[0]);
+                    }
+                    if spec.median {
+                        emit(".median", SeriesType::Gauge, nearest_rank(&values, 1, 2));
+                    }
+                    if spec.avg {
+                        emit(".avg", SeriesType::Gauge, sum / n as f64);
+                    }
+                    if spec.sum {
+                        emit(".sum", SeriesType::Gauge, sum);
+                    }
+                    if spec.count {
+                        // Datadog sends a histogram's count as a rate over
+                        // the flush interval; guard a zero interval.
+                        let per_sec = n as f64 / interval_secs.max(1) as f64;
+                        emit(".count", SeriesType::Rate, per_sec);
+                    }
+                    for &p in &spec.percentiles {
+                        let value = nearest_rank(&values, p as usize, 100);
+                        emit(&format!(".{p}percentile"), SeriesType::Gauge, value);
                     }
                 }
             }

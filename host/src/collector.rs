@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
-use crate::aggregator::{Aggregator, MetricType, Sample, Series};
-use crate::config::{InstanceConfig, MetricPatterns};
+use crate::aggregator::{Aggregator, HistogramSpec, MetricType, Sample, Series};
+use crate::config::daemon::HistogramAggregate;
+use crate::config::{InstanceConfig, MetricPatterns, RunnerConfig};
 use crate::sandbox::RunOutcome;
 use crate::sandbox::submissions::MetricKind;
 
@@ -102,7 +103,31 @@ pub struct Collector {
     patterns: MetricPatterns,
     /// None with `empty_default_hostname`.
     hostname: Option<String>,
+    /// The runner's host name, for its own `runner.check_status`.
+    runner_hostname: String,
     interval_secs: u64,
+}
+
+/// The service check the runner sends after every run, like the Agent's
+/// `datadog.agent.check_status`.
+pub const CHECK_STATUS: &str = "runner.check_status";
+
+/// Most characters of a `runner.check_status` message.
+const MAX_STATUS_MESSAGE: usize = 500;
+
+/// Which series histograms send, from runner.yaml's
+/// `histogram_aggregates` and `histogram_percentiles`.
+pub fn histogram_spec(runner: &RunnerConfig) -> HistogramSpec {
+    let has = |a: HistogramAggregate| runner.histogram_aggregates.contains(&a);
+    HistogramSpec {
+        max: has(HistogramAggregate::Max),
+        min: has(HistogramAggregate::Min),
+        median: has(HistogramAggregate::Median),
+        avg: has(HistogramAggregate::Avg),
+        sum: has(HistogramAggregate::Sum),
+        count: has(HistogramAggregate::Count),
+        percentiles: runner.histogram_percentiles.clone(),
+    }
 }
 
 impl Collector {
@@ -127,6 +152,7 @@ impl Collector {
             runner_tags,
             patterns: instance.metric_patterns.clone(),
             hostname: (!instance.empty_default_hostname).then(|| hostname.to_string()),
+            runner_hostname: hostname.to_string(),
             interval_secs: instance.interval.as_secs().max(1),
         }
     }
@@ -194,6 +220,39 @@ impl Collector {
             metadata: submissions.metadata.clone(),
             metric_samples,
             error: error.map(|e| crate::escape::for_terminal(&e).into_owned()),
+        }
+    }
+
+    /// Histograms send `spec`'s series instead of Datadog's defaults.
+    pub fn with_histograms(mut self, spec: HistogramSpec) -> Self {
+        self.aggregator = std::mem::take(&mut self.aggregator).with_histograms(spec);
+        self
+    }
+
+    /// `runner.check_status` for a run: CRITICAL when it failed (the error
+    /// as message), WARNING when the check logged warnings (the first as
+    /// message), OK otherwise; tagged `check:<name>` and sent with the
+    /// runner's host name, as the Agent sends `datadog.agent.check_status`
+    /// (whose message is always empty).
+    pub fn check_status(
+        &self,
+        check: &str,
+        collected: &Collected,
+        warnings: &[String],
+        timestamp: f64,
+    ) -> ServiceCheckOut {
+        let (status, message) = match (&collected.error, warnings.first()) {
+            (Some(error), _) => (2, error.as_str()),
+            (None, Some(warning)) => (1, warning.as_str()),
+            (None, None) => (0, ""),
+        };
+        ServiceCheckOut {
+            check: CHECK_STATUS.to_string(),
+            host_name: self.runner_hostname.clone(),
+            timestamp: timestamp as i64,
+            status,
+            message: crate::escape::truncate_chars(message, MAX_STATUS_MESSAGE),
+            tags: vec![format!("check:{check}")],
         }
     }
 

@@ -44,6 +44,16 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` escaped with [`for_terminal`] and cut to at most `max` characters
+/// (an ellipsis marks the cut): for one-line summaries of long messages.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    let escaped = for_terminal(text);
+    match escaped.char_indices().nth(max) {
+        None => escaped.into_owned(),
+        Some((end, _)) => format!("{}…", &escaped[..end]),
+    }
+}
+
 /// True for the characters [`for_terminal`] escapes.
 fn needs_escape(c: char) -> bool {
     c.is_control() // C0, DEL and C1
@@ -53,6 +63,13 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncated_summaries_are_escaped_and_cut() {
+        assert_eq!(truncate_chars("short", 10), "short");
+        assert_eq!(truncate_chars("a\nbcdef", 4), "a\\nb…");
+        assert_eq!(truncate_chars("ééé", 2), "éé…");
+    }
 
     #[test]
     fn plain_text_is_borrowed() {

@@ -289,7 +289,7 @@ impl Visitor<'_> for CountVisitor {
     }
 }
 
-fn de_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn de_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     d.deserialize_f64(TimeoutVisitor)
 }
 
@@ -324,7 +324,7 @@ impl<'de, V: Visitor<'de> + Copy> Visitor<'de> for OptionOf<V> {
     }
 }
 
-fn de_count_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+pub(crate) fn de_count_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     d.deserialize_u64(CountVisitor).map(to_usize)
 }
 

@@ -32,6 +32,7 @@ use std::time::Duration;
 pub mod agent_id;
 mod check_schemas;
 mod confd;
+pub mod daemon;
 mod env_vars;
 mod error;
 mod generic;

@@ -2,12 +2,14 @@
 //! datadog.yaml), and the `RUNNER_*` environment variables that override it.
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::daemon::{self, HistogramAggregate, PercentileValue};
 use super::error::ConfigError;
 use super::limits::{self, Limits};
 use super::positions::Positions;
@@ -21,8 +23,10 @@ use super::yaml::{parse_yaml, to_json};
 /// Every key is optional. Relative paths are resolved against the directory
 /// of the runner.yaml that sets them. Environment variables override the
 /// file: `RUNNER_CONF_D`, `RUNNER_CHECKS_D`, `RUNNER_HOSTNAME`, `RUNNER_TAGS`
-/// (comma-separated), `RUNNER_CACHE_DIR`, `RUNNER_INSTANCE_POOL`, and one
-/// per limit:
+/// (comma-separated), `RUNNER_CACHE_DIR`, `RUNNER_INSTANCE_POOL`, the
+/// daemon's `RUNNER_CHECK_RUNNERS`, `RUNNER_FLUSH_INTERVAL`,
+/// `RUNNER_SHUTDOWN_TIMEOUT`, `RUNNER_LISTEN`, `RUNNER_JSON_LINES` and
+/// `RUNNER_WATCH`, and one per limit:
 /// `RUNNER_TIMEOUT`, `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`,
 /// `RUNNER_MAX_SERVICE_CHECKS`, `RUNNER_MAX_EVENTS`, `RUNNER_MAX_METADATA`,
 /// `RUNNER_MAX_SUBMISSION_KIB`, `RUNNER_MAX_OUTPUT_KIB`,
@@ -75,6 +79,49 @@ pub struct RunnerConfig {
     pub passwd_file: Option<PathBuf>,
     /// How command lines are scrubbed (Datadog's `process_config`).
     pub process_config: ProcessConfig,
+    /// How many runs `runner run` lets work at once (the Agent's
+    /// `check_runners`). A due run waits for a free runner; one still
+    /// going after [`SLOT_HOLD`](crate::scheduler::SLOT_HOLD) gives its
+    /// runner back, so stuck checks never hold up the others. Must be >= 1.
+    /// Default: 4. (`RUNNER_CHECK_RUNNERS`)
+    #[serde(deserialize_with = "limits::de_count_usize")]
+    pub check_runners: usize,
+    /// Seconds between two flushes of what the runs collected to the
+    /// sinks (`/metrics`, the JSON lines). Must be > 0. Default: 15, the
+    /// Agent's. (`RUNNER_FLUSH_INTERVAL`)
+    #[serde(deserialize_with = "limits::de_timeout")]
+    pub flush_interval: f64,
+    /// Seconds runs still going on SIGINT/SIGTERM get to finish before
+    /// they are cancelled; then the last flush happens. Must be > 0.
+    /// Default: 10. (`RUNNER_SHUTDOWN_TIMEOUT`)
+    #[serde(deserialize_with = "limits::de_timeout")]
+    pub shutdown_timeout: f64,
+    /// Where `runner run` serves `/metrics` (Prometheus and OpenMetrics)
+    /// and `/status` (JSON, read by `runner status`): an IP address and
+    /// port, or `""` for no endpoint. Port 0 picks a free one (logged at
+    /// start). Default: `127.0.0.1:5180`. (`RUNNER_LISTEN`)
+    #[serde(deserialize_with = "daemon::de_listen")]
+    #[schemars(with = "Option<String>")]
+    pub listen: Option<SocketAddr>,
+    /// Also write every run's results as one JSON object per line: `-`
+    /// for stdout, or a file (appended to). Default: none.
+    /// (`RUNNER_JSON_LINES`)
+    pub json_lines: Option<PathBuf>,
+    /// The series sent for each histogram (Datadog's
+    /// `histogram_aggregates`): any of max, min, median, avg, sum, count.
+    /// Default: [max, median, avg, count].
+    pub histogram_aggregates: Vec<HistogramAggregate>,
+    /// The percentiles sent for each histogram (Datadog's
+    /// `histogram_percentiles`), as fractions: `["0.95"]` sends
+    /// `.95percentile`. Each must be between 0 and 1 (rounded to two
+    /// decimals). Default: ["0.95"].
+    #[serde(deserialize_with = "daemon::de_percentiles")]
+    #[schemars(with = "Vec<PercentileValue>")]
+    pub histogram_percentiles: Vec<u32>,
+    /// Pick up changes to conf.d and checks.d while `runner run` runs
+    /// (SIGHUP reloads too, whatever this says). Default: true.
+    /// (`RUNNER_WATCH`)
+    pub watch: bool,
 }
 
 impl Default for RunnerConfig {
@@ -91,6 +138,14 @@ impl Default for RunnerConfig {
             sysfs_path: PathBuf::from("/sys"),
             passwd_file: None,
             process_config: ProcessConfig::default(),
+            check_runners: 4,
+            flush_interval: 15.0,
+            shutdown_timeout: 10.0,
+            listen: daemon::parse_listen(daemon::DEFAULT_LISTEN).unwrap_or(None),
+            json_lines: None,
+            histogram_aggregates: daemon::DEFAULT_AGGREGATES.to_vec(),
+            histogram_percentiles: vec![95],
+            watch: true,
         }
     }
 }
@@ -204,6 +259,13 @@ impl RunnerConfig {
         config.procfs_path = base.join(&config.procfs_path);
         config.sysfs_path = base.join(&config.sysfs_path);
         config.passwd_file = config.passwd_file.map(|file| base.join(file));
+        config.json_lines = config.json_lines.map(|file| {
+            if file.as_os_str() == "-" {
+                file
+            } else {
+                base.join(file)
+            }
+        });
         config
     }
 
@@ -251,6 +313,29 @@ impl RunnerConfig {
             ConfigError::new(format!("environment variable `{name}`: {message}"))
                 .with_hint(format!("e.g. `{name}={example}`, or unset it"))
         };
+        if let Some(v) = get("RUNNER_CHECK_RUNNERS") {
+            let n =
+                limits::parse_count(&v).map_err(|m| env_error("RUNNER_CHECK_RUNNERS", m, "4"))?;
+            self.check_runners = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = get("RUNNER_FLUSH_INTERVAL") {
+            self.flush_interval = limits::parse_timeout(&v)
+                .map_err(|m| env_error("RUNNER_FLUSH_INTERVAL", m, "15"))?;
+        }
+        if let Some(v) = get("RUNNER_SHUTDOWN_TIMEOUT") {
+            self.shutdown_timeout = limits::parse_timeout(&v)
+                .map_err(|m| env_error("RUNNER_SHUTDOWN_TIMEOUT", m, "10"))?;
+        }
+        if let Some(v) = get("RUNNER_LISTEN") {
+            self.listen = daemon::parse_listen(&v)
+                .map_err(|m| env_error("RUNNER_LISTEN", m, daemon::DEFAULT_LISTEN))?;
+        }
+        if let Some(v) = get("RUNNER_JSON_LINES") {
+            self.json_lines = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("RUNNER_WATCH") {
+            self.watch = super::schema::affirmative(&serde_json::Value::String(v)) == Some(true);
+        }
         if let Some(v) = get("RUNNER_TIMEOUT") {
             self.limits.timeout =
                 limits::parse_timeout(&v).map_err(|m| env_error("RUNNER_TIMEOUT", m, "30"))?;
@@ -310,6 +395,23 @@ fn example(path: &str) -> String {
         "procfs_path" => "e.g. `procfs_path: /host/proc`".to_string(),
         "sysfs_path" => "e.g. `sysfs_path: /host/sys`".to_string(),
         "passwd_file" => "e.g. `passwd_file: /host/etc/passwd`".to_string(),
+        "check_runners" => "e.g. `check_runners: 4`".to_string(),
+        "flush_interval" => "e.g. `flush_interval: 15`".to_string(),
+        "shutdown_timeout" => "e.g. `shutdown_timeout: 10`".to_string(),
+        "listen" => format!(
+            "e.g. `listen: \"{}\"`, or `listen: \"\"` for no endpoint",
+            daemon::DEFAULT_LISTEN
+        ),
+        "json_lines" => {
+            "e.g. `json_lines: -` (stdout) or `json_lines: /var/log/runner/runs.jsonl`".to_string()
+        }
+        "watch" => "e.g. `watch: false`".to_string(),
+        p if p.starts_with("histogram_aggregates") => {
+            "e.g. `histogram_aggregates: [max, median, avg, count]`".to_string()
+        }
+        p if p.starts_with("histogram_percentiles") => {
+            "e.g. `histogram_percentiles: [\"0.95\", \"0.99\"]`".to_string()
+        }
         p if p.starts_with("process_config") => {
             "e.g. `process_config: {custom_sensitive_words: [token], strip_proc_arguments: false}`"
                 .to_string()
