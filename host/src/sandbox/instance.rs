@@ -53,6 +53,12 @@ pub struct RunOutcome {
     pub output: String,
     /// Network access the runner denied during the run.
     pub denials: Denials,
+    /// What the check logged at warn level or above during the run,
+    /// escaped (at most 32 lines).
+    pub warnings: Vec<String>,
+    /// Bytes the instance held when the run ended: its memories and
+    /// tables, plus what the runner held for the run.
+    pub memory_bytes: u64,
     pub result: Result<(), RunError>,
 }
 
@@ -143,6 +149,8 @@ impl CheckInstance {
                         submissions: Submissions::default(),
                         output,
                         denials,
+                        warnings: Vec::new(),
+                        memory_bytes: 0,
                         result: Err(error),
                     };
                 }
@@ -157,6 +165,8 @@ impl CheckInstance {
         let submissions = state.take_submissions();
         let (output, overflowed) = state.output.take();
         let denials = state.network.take_denials();
+        let warnings = state.log.take_run_warnings();
+        let memory_bytes = state.budget.held_bytes();
         let result = match called {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(message))) => Err(RunError::Check(check_message(&message))),
@@ -176,6 +186,8 @@ impl CheckInstance {
             submissions,
             output,
             denials,
+            warnings,
+            memory_bytes,
             result,
         }
     }

@@ -1,210 +1,324 @@
 //! Runs every instance on its interval.
 //!
-//! Each instance gets its own task, so a slow or stuck check delays only
-//! itself: the Datadog Agent's shared worker pool lets slow checks starve
-//! the others, which users have long complained about. Within a task a
-//! run still going when the next is due makes that tick skipped, not
-//! queued (the Agent's rule). Checks sharing an interval are spread evenly
-//! over it, without randomness, so their start times do not pile up; the
-//! instances of one check start together, so they share one /proc
-//! snapshot refresh.
+//! Each instance gets its own task; runs take one of `check_runners`
+//! slots (a semaphore) to start, so a burst of due instances is worked
+//! through a few at a time, as by the Agent's worker pool. Unlike that
+//! pool, a run still going after [`SLOT_HOLD`] gives its slot back and
+//! carries on outside it (its own `limits.timeout` still ends it): slow or
+//! stuck checks can hold up the others by that much at most, never by a
+//! whole timeout. Within a task a run still going when the next is due
+//! makes that tick skipped, not queued (the Agent's rule), and counted.
+//! Instances sharing an interval are spread evenly over it
+//! ([`spread::offsets`]).
 //!
 //! An instance is configured by its first run, in its own task, so a slow
 //! `configure` delays nobody else. One that fails to instantiate or
 //! configure is reported on every attempt and retried with back-off (one
 //! interval, then two, four, … up to [`MAX_BACKOFF`]), never dropped.
+//!
+//! Instances can be added, stopped and replaced while others run (hot
+//! reload); a stopped instance finishes its current run first. On
+//! shutdown, runs still going get a bounded time to finish, then are
+//! cancelled.
+
+mod backoff;
+pub mod spread;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
 
-use crate::collector::{Collected, Collector};
+use crate::collector::{Collected, Collector, ServiceCheckOut, unix_seconds};
 use crate::config::InstanceConfig;
 use crate::sandbox::{CheckInstance, RunOutcome};
+use backoff::Backoff;
 
 /// The longest wait between attempts to configure a failing instance
 /// (unless its own interval is longer).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-/// Where each run's results go.
-pub trait Sink: Send + Sync + 'static {
-    fn emit(&self, instance: &InstanceConfig, outcome: &RunOutcome, collected: &Collected);
-}
+/// How long a run keeps its check-runner slot: past this it gives the slot
+/// to the next due run and goes on outside the pool.
+pub const SLOT_HOLD: Duration = Duration::from_millis(250);
 
 /// One instance ready to schedule.
 pub struct Scheduled {
-    pub config: InstanceConfig,
+    pub config: Arc<InstanceConfig>,
     pub instance: CheckInstance,
     pub collector: Collector,
 }
 
-/// The start offset of each group (check name) within an interval: the
-/// groups sharing an interval are spaced `interval / n` apart, in name
-/// order. Returns offsets keyed by (group, interval).
-pub fn offsets(groups: &[(String, Duration)]) -> BTreeMap<(String, Duration), Duration> {
-    let mut by_interval: BTreeMap<Duration, Vec<&String>> = BTreeMap::new();
-    for (group, interval) in groups {
-        let members = by_interval.entry(*interval).or_default();
-        if !members.contains(&group) {
-            members.push(group);
-        }
-    }
-    let mut offsets = BTreeMap::new();
-    for (interval, mut members) in by_interval {
-        members.sort();
-        let n = members.len() as u32;
-        for (i, group) in members.into_iter().enumerate() {
-            offsets.insert((group.clone(), interval), interval * i as u32 / n);
-        }
-    }
-    offsets
+/// What one run produced, for the status registry and the sinks.
+pub struct CompletedRun {
+    pub config: Arc<InstanceConfig>,
+    pub outcome: RunOutcome,
+    /// The check's own series, service checks, events and metadata.
+    pub collected: Collected,
+    /// The runner's `runner.check_status` for this run.
+    pub check_status: ServiceCheckOut,
+    /// From when the run was due to when it started (waiting for a slot).
+    pub lag: Duration,
+    /// Runs that came due while this one was still going, and were skipped.
+    pub skipped: u64,
 }
 
-/// Run every instance until `shutdown` resolves.
-pub async fn run(
-    instances: Vec<Scheduled>,
-    sink: Arc<dyn Sink>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let starts = offsets(
-        &instances
+/// Receives every finished run.
+pub trait RunReport: Send + Sync + 'static {
+    fn completed(&self, run: CompletedRun);
+}
+
+/// What [`Scheduler::shutdown`] did.
+#[derive(Debug, Default)]
+pub struct ShutdownReport {
+    /// Instances whose task ended by itself within the bound.
+    pub finished: usize,
+    /// Instances whose run was still going at the bound and was cancelled.
+    pub cancelled: Vec<String>,
+}
+
+struct Task {
+    stop: CancellationToken,
+    handle: JoinHandle<()>,
+    /// A replaced task this one waits for before its first run.
+    predecessor: Option<AbortHandle>,
+}
+
+/// The running schedule.
+pub struct Scheduler {
+    runners: Arc<Semaphore>,
+    report: Arc<dyn RunReport>,
+    tasks: BTreeMap<String, Task>,
+    /// Stopped instances whose last run may still be going.
+    stopping: Vec<(String, Task)>,
+}
+
+impl Scheduler {
+    /// A schedule with `check_runners` slots (at least one).
+    pub fn new(check_runners: usize, report: Arc<dyn RunReport>) -> Self {
+        Self {
+            runners: Arc::new(Semaphore::new(check_runners.max(1))),
+            report,
+            tasks: BTreeMap::new(),
+            stopping: Vec::new(),
+        }
+    }
+
+    /// IDs of the scheduled instances.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.tasks.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Schedule `instances`, spread over their intervals from now on. An
+    /// instance whose ID is already scheduled replaces it: the new one
+    /// starts once the old one's current run is over.
+    pub fn start(&mut self, instances: Vec<Scheduled>) {
+        let keys: Vec<(String, String, Duration)> = instances
             .iter()
-            .map(|s| (s.config.check.clone(), s.config.interval))
-            .collect::<Vec<_>>(),
-    );
-    let origin = Instant::now();
-    let mut tasks = JoinSet::new();
-    for scheduled in instances {
-        let key = (scheduled.config.check.clone(), scheduled.config.interval);
-        let start = origin + starts[&key];
-        tasks.spawn(run_instance(scheduled, start, sink.clone()));
+            .map(|s| {
+                (
+                    s.config.check.clone(),
+                    s.config.id.clone(),
+                    s.config.interval,
+                )
+            })
+            .collect();
+        let offsets = spread::offsets(&keys);
+        let origin = Instant::now();
+        for scheduled in instances {
+            let id = scheduled.config.id.clone();
+            let start = origin + offsets.get(&id).copied().unwrap_or_default();
+            let previous = self.tasks.remove(&id);
+            let stop = CancellationToken::new();
+            let runners = self.runners.clone();
+            let report = self.report.clone();
+            let token = stop.clone();
+            let (handle, predecessor) = match previous {
+                None => (
+                    tokio::spawn(run_instance(scheduled, start, runners, report, token)),
+                    None,
+                ),
+                Some(old) => {
+                    old.stop.cancel();
+                    let abort = old.handle.abort_handle();
+                    let handle = tokio::spawn(async move {
+                        let _ = old.handle.await;
+                        run_instance(scheduled, start, runners, report, token).await;
+                    });
+                    (handle, Some(abort))
+                }
+            };
+            self.tasks.insert(
+                id,
+                Task {
+                    stop,
+                    handle,
+                    predecessor,
+                },
+            );
+        }
     }
-    shutdown.await;
-    tasks.shutdown().await;
+
+    /// Stop scheduling instance `id`; its current run, if any, finishes.
+    pub fn stop(&mut self, id: &str) {
+        self.stopping.retain(|(_, task)| !task.handle.is_finished());
+        if let Some(task) = self.tasks.remove(id) {
+            task.stop.cancel();
+            self.stopping.push((id.to_string(), task));
+        }
+    }
+
+    /// Stop scheduling; give runs still going until `bound` to finish,
+    /// then cancel them.
+    pub async fn shutdown(mut self, bound: Duration) -> ShutdownReport {
+        let deadline = Instant::now() + bound;
+        let mut all: Vec<(String, Task)> = std::mem::take(&mut self.tasks).into_iter().collect();
+        all.append(&mut self.stopping);
+        for (_, task) in &all {
+            task.stop.cancel();
+        }
+        let mut report = ShutdownReport::default();
+        for (id, mut task) in all {
+            match tokio::time::timeout_at(deadline, &mut task.handle).await {
+                Ok(_) => report.finished += 1,
+                Err(_) => {
+                    task.handle.abort();
+                    if let Some(predecessor) = &task.predecessor {
+                        predecessor.abort();
+                    }
+                    let _ = task.handle.await;
+                    report.cancelled.push(id);
+                }
+            }
+        }
+        report
+    }
 }
 
-async fn run_instance(mut scheduled: Scheduled, start: Instant, sink: Arc<dyn Sink>) {
+async fn run_instance(
+    mut scheduled: Scheduled,
+    start: Instant,
+    runners: Arc<Semaphore>,
+    report: Arc<dyn RunReport>,
+    stop: CancellationToken,
+) {
     let interval = scheduled.config.interval;
     let mut ticks = tokio::time::interval_at(start, interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut backoff = Backoff::new(interval);
+    let mut skipping = false;
     loop {
-        ticks.tick().await;
+        let due = tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            due = ticks.tick() => due,
+        };
         if !backoff.due() {
             continue;
         }
-        let outcome = scheduled.instance.run().await;
+        let permit = tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            permit = runners.clone().acquire_owned() => permit.ok(),
+        };
+        let lag = due.elapsed();
+        let outcome = holding_at_most(permit, scheduled.instance.run()).await;
+        // Ticks that passed while it ran (and waited for a slot) are skipped.
+        let skipped = (due.elapsed().as_nanos() / interval.as_nanos().max(1)) as u64;
         let collected = scheduled.collector.collect(&outcome);
+        let id = scheduled.config.id.as_str();
         match &outcome.result {
             Err(error) if error.before_configured() => {
                 let wait = backoff.failed();
                 let error = crate::escape::for_terminal(&error.to_string()).into_owned();
-                tracing::warn!(
-                    instance = scheduled.config.id,
-                    "{error}; retrying in {}s",
-                    wait.as_secs()
-                );
+                tracing::warn!(instance = id, "{error}; retrying in {}s", wait.as_secs());
             }
             _ => {
                 backoff.succeeded();
                 if let Some(error) = &collected.error {
-                    tracing::warn!(instance = scheduled.config.id, "run failed: {error}");
+                    tracing::warn!(instance = id, "run failed: {error}");
                 }
             }
         }
-        sink.emit(&scheduled.config, &outcome, &collected);
+        if skipped > 0 {
+            let took = outcome.duration.as_secs_f64();
+            let message = format!(
+                "the run took {took:.1}s, longer than the {}s interval: {skipped} run(s) skipped",
+                interval.as_secs()
+            );
+            // Warn when an instance starts falling behind, not on every run.
+            if skipping {
+                tracing::debug!(instance = id, "{message}");
+            } else {
+                tracing::warn!(instance = id, "{message}");
+            }
+        }
+        skipping = skipped > 0;
+        let check_status = scheduled.collector.check_status(
+            &scheduled.config.check,
+            &collected,
+            &outcome.warnings,
+            unix_seconds(outcome.started_at),
+        );
+        report.completed(CompletedRun {
+            config: scheduled.config.clone(),
+            outcome,
+            collected,
+            check_status,
+            lag,
+            skipped,
+        });
     }
 }
 
-/// Which ticks a failing instance skips: after `n` failures in a row to
-/// configure, it is tried again after 2^(n-1) intervals, at most
-/// [`MAX_BACKOFF`] (or one interval, when that is longer).
-struct Backoff {
-    interval: Duration,
-    failures: u32,
-    skip: u32,
-}
-
-impl Backoff {
-    fn new(interval: Duration) -> Self {
-        Self {
-            interval,
-            failures: 0,
-            skip: 0,
+/// Runs `run`, keeping the check-runner slot `permit` for [`SLOT_HOLD`] at
+/// most.
+async fn holding_at_most<T>(
+    permit: Option<OwnedSemaphorePermit>,
+    run: impl Future<Output = T>,
+) -> T {
+    tokio::pin!(run);
+    tokio::select! {
+        out = &mut run => out,
+        () = tokio::time::sleep(SLOT_HOLD) => {
+            drop(permit);
+            run.await
         }
-    }
-
-    /// Whether this tick runs; counts down skipped ticks.
-    fn due(&mut self) -> bool {
-        if self.skip == 0 {
-            return true;
-        }
-        self.skip -= 1;
-        false
-    }
-
-    /// Record a failure; returns how long until the next attempt.
-    fn failed(&mut self) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        let cap = (MAX_BACKOFF.as_secs_f64() / self.interval.as_secs_f64()).max(1.0) as u32;
-        let intervals = 2u32.saturating_pow(self.failures - 1).min(cap);
-        self.skip = intervals - 1;
-        self.interval * intervals
-    }
-
-    fn succeeded(&mut self) {
-        self.failures = 0;
-        self.skip = 0;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Backoff, offsets};
-    use std::time::Duration;
+    use super::*;
 
-    #[test]
-    fn failing_configure_backs_off_then_resumes() {
-        let mut b = Backoff::new(Duration::from_secs(60));
-        let mut pattern = String::new();
-        for _ in 0..12 {
-            if b.due() {
-                pattern.push('R');
-                b.failed();
-            } else {
-                pattern.push('.');
-            }
-        }
-        // Tried after 1, 2, 4, then every 5 intervals (300 s / 60 s).
-        assert_eq!(pattern, "RR.R...R....");
-        b.succeeded();
-        assert!(b.due());
-        let mut slow = Backoff::new(Duration::from_secs(600));
-        assert_eq!(slow.failed(), Duration::from_secs(600));
-        assert_eq!(
-            slow.failed(),
-            Duration::from_secs(600),
-            "never less than one interval"
+    #[tokio::test]
+    async fn a_long_run_gives_its_slot_back() {
+        let slots = Arc::new(Semaphore::new(1));
+        let permit = slots.clone().acquire_owned().await.ok();
+        let long = tokio::spawn(holding_at_most(
+            permit,
+            tokio::time::sleep(Duration::from_secs(30)),
+        ));
+        let begun = Instant::now();
+        let _next = slots.clone().acquire_owned().await.unwrap();
+        let waited = begun.elapsed();
+        assert!(
+            waited >= SLOT_HOLD - Duration::from_millis(5) && waited < Duration::from_secs(5),
+            "the next run waited about the hold only: {waited:?}"
         );
-    }
-
-    #[test]
-    fn checks_sharing_an_interval_are_spread_evenly() {
-        let s = Duration::from_secs;
-        let got = offsets(&[
-            ("nginx".into(), s(15)),
-            ("disk".into(), s(15)),
-            ("process".into(), s(15)),
-            ("process".into(), s(15)),
-            ("process".into(), s(60)),
-        ]);
-        assert_eq!(got.len(), 4, "two process instances at 15 s share one slot");
-        assert_eq!(got[&("disk".into(), s(15))], s(0));
-        assert_eq!(got[&("nginx".into(), s(15))], s(5));
-        assert_eq!(got[&("process".into(), s(15))], s(10));
-        assert_eq!(got[&("process".into(), s(60))], s(0));
+        assert!(!long.is_finished());
+        long.abort();
     }
 }

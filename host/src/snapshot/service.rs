@@ -30,6 +30,8 @@ pub struct SnapshotService {
     /// sees them.
     scrubber: Arc<Scrubber>,
     refreshes: AtomicU64,
+    /// Wall time of all refreshes, nanoseconds.
+    refresh_nanos: AtomicU64,
 }
 
 /// How long a field someone asked for keeps being read by every refresh:
@@ -84,6 +86,7 @@ impl SnapshotService {
             recent: std::sync::Mutex::new(RecentFields::default()),
             scrubber: Scrubber::shared_default(),
             refreshes: AtomicU64::new(0),
+            refresh_nanos: AtomicU64::new(0),
         }
     }
 
@@ -139,6 +142,8 @@ impl SnapshotService {
         })
         .await;
         self.refreshes.fetch_add(1, Ordering::Relaxed);
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.refresh_nanos.fetch_add(took, Ordering::Relaxed);
         let snapshot = Arc::new(
             read.context("process snapshot task failed")?
                 .context("reading process snapshot")?,
@@ -158,6 +163,11 @@ impl SnapshotService {
     /// How many times `/proc` was actually read (for tests and status).
     pub fn refresh_count(&self) -> u64 {
         self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Wall time spent reading `/proc` over all refreshes.
+    pub fn refresh_time(&self) -> Duration {
+        Duration::from_nanos(self.refresh_nanos.load(Ordering::Relaxed))
     }
 }
 

@@ -24,6 +24,9 @@ pub struct LogCtx {
     /// instead of logging them (the caller reports them as configuration
     /// warnings). `None` otherwise.
     configure_warnings: Option<Vec<String>>,
+    /// During a run: its warn- and error-level lines (logged as well),
+    /// which make the run's `runner.check_status` WARNING.
+    run_warnings: Vec<String>,
 }
 
 impl LogCtx {
@@ -32,12 +35,19 @@ impl LogCtx {
             instance_id,
             output,
             configure_warnings: None,
+            run_warnings: Vec::new(),
         }
     }
 
     /// Start keeping warnings instead of logging them.
     pub fn keep_warnings(&mut self) {
         self.configure_warnings = Some(Vec::new());
+    }
+
+    /// The warn- and error-level lines of the run so far (at most 32, each
+    /// cut to 2000 characters), escaped.
+    pub fn take_run_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.run_warnings)
     }
 
     /// The warnings kept since [`Self::keep_warnings`]; logging resumes.
@@ -84,6 +94,12 @@ impl Host for View<'_> {
                 warnings.push(message.chars().take(MAX_WARNING_CHARS).collect());
             }
             return Ok(());
+        }
+        if matches!(level, Level::Warn | Level::Error)
+            && self.ctx.run_warnings.len() < MAX_CONFIGURE_WARNINGS
+        {
+            let kept = message.chars().take(MAX_WARNING_CHARS).collect();
+            self.ctx.run_warnings.push(kept);
         }
         let instance = &*self.ctx.instance_id;
         match level {
