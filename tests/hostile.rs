@@ -728,7 +728,7 @@ fn run_keeps_its_schedule_beside_hostile_instances() {
     }
     let watched = watch(
         &ws,
-        &["run", "--exit-after", "6"],
+        &["run", "--json-lines", "-", "--exit-after", "6"],
         Duration::from_secs(6) + MARGIN + Duration::from_secs(5),
     );
     watched.assert_survived(Duration::from_secs(6) + MARGIN);
@@ -796,7 +796,7 @@ fn slow_configures_starve_nobody() {
     warm(&ws, "misbehave");
     let watched = watch(
         &ws,
-        &["run", "--exit-after", "9"],
+        &["run", "--json-lines", "-", "--exit-after", "9"],
         Duration::from_secs(9) + MARGIN + Duration::from_secs(5),
     );
     watched.assert_survived(Duration::from_secs(9) + MARGIN);
@@ -848,7 +848,7 @@ fn new_series_beyond_max_contexts_are_refused() {
     warm(&ws, "misbehave");
     let watched = watch(
         &ws,
-        &["run", "--exit-after", "8"],
+        &["run", "--json-lines", "-", "--exit-after", "8"],
         Duration::from_secs(8) + MARGIN + Duration::from_secs(5),
     );
     watched.assert_survived(Duration::from_secs(8) + MARGIN);
@@ -990,7 +990,7 @@ fn a_fifo_pid_file_cannot_hang_the_runner() {
 
     let watched = watch(
         &ws,
-        &["run", "--exit-after", "3"],
+        &["run", "--json-lines", "-", "--exit-after", "3"],
         Duration::from_secs(3) + Duration::from_secs(5),
     );
     watched.assert_survived(Duration::from_secs(3) + Duration::from_secs(2));
@@ -1004,7 +1004,7 @@ fn a_fifo_pid_file_is_unreadable_at_once() {
     let ws = fifo_workspace(2);
     let watched = watch(
         &ws,
-        &["run", "--exit-after", "5"],
+        &["run", "--json-lines", "-", "--exit-after", "5"],
         Duration::from_secs(5) + Duration::from_secs(5),
     );
     watched.assert_survived(Duration::from_secs(5) + MARGIN);
@@ -1192,7 +1192,7 @@ fn a_spinning_info_does_not_delay_other_checks() {
     warm(&ws, "misbehave");
     let watched = watch(
         &ws,
-        &["run", "--exit-after", "7"],
+        &["run", "--json-lines", "-", "--exit-after", "7"],
         Duration::from_secs(7) + MARGIN + Duration::from_secs(5),
     );
     watched.assert_survived(Duration::from_secs(7) + MARGIN);

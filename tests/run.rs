@@ -31,7 +31,7 @@ fn runs_every_instance_on_its_interval_and_a_stuck_one_holds_up_nobody() {
         "conf.d/process.yaml",
         "instances:\n  - {name: everything, search_string: [All], min_collection_interval: 1}\n",
     );
-    let output = ws.runner(&["run", "--exit-after", "2.5"]);
+    let output = ws.runner(&["run", "--json-lines", "-", "--exit-after", "2.5"]);
     assert!(output.status.success(), "{}", stderr(&output));
 
     let steady = lines_of(&output.stdout, "misbehave:steady:");
@@ -76,7 +76,7 @@ fn sigterm_stops_it_cleanly() {
         "instances:\n  - {name: everything, search_string: [All], min_collection_interval: 1}\n",
     );
     let mut child = common::runner_command(ws.path())
-        .args(["run", "--conf-d"])
+        .args(["run", "--json-lines", "-", "--conf-d"])
         .arg(ws.conf_d())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -104,7 +104,7 @@ fn nothing_valid_to_run_is_an_error() {
         "conf.d/process.yaml",
         "instances:\n  - {name: x, pid: not-a-number}\n",
     );
-    let output = ws.runner(&["run", "--exit-after", "1"]);
+    let output = ws.runner(&["run", "--json-lines", "-", "--exit-after", "1"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).contains("no valid check instance to run"),

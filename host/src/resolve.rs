@@ -83,6 +83,9 @@ pub struct Resolution {
     /// Loader errors and per-instance errors, in one list.
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigError>,
+    /// Checks whose plugin could not be loaded (not found, invalid), with
+    /// why; their instances have the same error.
+    pub plugin_errors: Vec<(String, String)>,
 }
 
 impl Environment {
@@ -123,6 +126,14 @@ impl Environment {
             snapshots,
             other_procfs: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Read conf.d and checks.d again (hot reload); settings, engine and
+    /// snapshot services stay.
+    pub fn reread(&mut self) {
+        let env = |name: &str| std::env::var(name).ok();
+        self.configs = config::load(&self.runner, &env);
+        self.catalog = Catalog::discover(&self.runner.checks_d);
     }
 
     /// The snapshot service for an instance: `/proc`, or the proc file
@@ -238,11 +249,16 @@ impl Environment {
                 instances.push(resolved);
             }
         }
+        let plugin_errors = plugins
+            .iter()
+            .filter_map(|(name, plugin)| Some((name.clone(), plugin.as_ref().err()?.clone())))
+            .collect();
         Resolution {
             files,
             instances,
             errors,
             warnings,
+            plugin_errors,
         }
     }
 
@@ -348,6 +364,9 @@ fn sizing(configs: &LoadedConfigs) -> Sizing {
         sizing.instances += 1;
         sizing.max_memory_bytes = sizing.max_memory_bytes.max(instance.limits.memory_bytes());
     }
+    // Room for instances a reload adds while the daemon runs (slots are
+    // address space reserved, not memory used).
+    sizing.instances += sizing.instances.max(64);
     sizing
 }
 

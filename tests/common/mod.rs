@@ -130,6 +130,11 @@ pub fn runner_command_via(wrapper: &[&str], dir: &Path) -> Command {
             command.env_remove(name);
         }
     }
+    // Daemons started by tests in parallel must not share a port, and
+    // their runs should reach the sinks promptly.
+    command
+        .env("RUNNER_LISTEN", "127.0.0.1:0")
+        .env("RUNNER_FLUSH_INTERVAL", "0.2");
     command
 }
 

@@ -13,6 +13,7 @@ pub mod processes;
 mod related;
 pub mod run;
 mod snapshot_source;
+pub mod status;
 mod table;
 
 use std::io::Write as _;
@@ -32,6 +33,7 @@ use crate::resolve::Overrides;
 #[command(name = "runner", version, propagate_version = true)]
 #[command(after_help = "Examples:\n  \
     runner run --conf-d examples/conf.d   run the example checks on their intervals until Ctrl-C\n  \
+    runner status                         ask the running daemon how every check is doing\n  \
     runner configcheck -v                 validate conf.d offline; show what each instance gets\n  \
     runner check process                  run the process check's instances once, print a table\n  \
     runner check process --check-rate     run twice, 1 s apart, so rates show too\n  \
@@ -89,12 +91,22 @@ impl GlobalArgs {
 pub enum Command {
     /// Run every configured instance on its interval until stopped.
     ///
-    /// Each run's series, service checks and events are written to stdout
-    /// as one JSON object per line; logs go to stderr. Instances with
-    /// configuration errors (those `runner configcheck` reports) are
-    /// skipped and logged; a stuck or crashing check never holds up the
-    /// others.
+    /// Serves what the checks collect on /metrics (Prometheus and
+    /// OpenMetrics) and the runner's health on /status (`runner status`),
+    /// flushed every `flush_interval`; --json-lines also writes each run
+    /// as a JSON line. Logs go to stderr. Instances with configuration
+    /// errors (those `runner configcheck` reports) are skipped and logged;
+    /// a stuck or crashing check never holds up the others. Changes to
+    /// conf.d and checks.d are picked up without a restart (and on
+    /// SIGHUP); SIGINT/SIGTERM stop it within `shutdown_timeout`.
     Run(run::RunArgs),
+    /// Ask the running daemon how every check instance is doing.
+    ///
+    /// Prints, as `agent status` does, each instance with its state, runs,
+    /// what it submitted, execution times and last error, then loading
+    /// and configuration errors. Reads /status at runner.yaml's `listen`
+    /// address; exits with status 1 when no daemon answers there.
+    Status(status::StatusArgs),
     /// Run a check's instances now and print what they submit.
     ///
     /// Runs every configured instance of the check (or one, with

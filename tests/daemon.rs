@@ -1,0 +1,638 @@
+//! `runner run` as a daemon: a real Prometheus scrapes `/metrics`,
+//! promtool accepts both exposition formats, `runner status` reads the
+//! daemon, hot reload (files and SIGHUP) keeps the last good
+//! configuration, and the scheduler's guarantees (spread, skip-when-
+//! running, a stuck check holding up nobody, the shutdown bound) hold,
+//! measured from the runs' own timestamps.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Workspace, runner_command};
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `runner run` in the background, stopped on drop.
+struct Daemon {
+    child: Child,
+    port: u16,
+}
+
+impl Daemon {
+    fn start(ws: &Workspace, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut command = runner_command(ws.path());
+        command
+            .args(["run", "--conf-d"])
+            .arg(ws.conf_d())
+            .arg("--checks-d")
+            .arg(ws.checks_d())
+            .env("RUNNER_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("starting runner run");
+        let daemon = Self { child, port };
+        daemon.wait_for("the endpoint", Duration::from_secs(20), |d| {
+            d.get("/status").is_some()
+        });
+        daemon
+    }
+
+    fn get(&self, path: &str) -> Option<String> {
+        get(&format!("http://127.0.0.1:{}{path}", self.port), None)
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_str(&self.get("/status").expect("/status answers")).unwrap()
+    }
+
+    fn instance(&self, prefix: &str) -> Option<Value> {
+        self.status()["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"].as_str().unwrap().starts_with(prefix))
+            .cloned()
+    }
+
+    fn runs_of(&self, prefix: &str) -> u64 {
+        self.instance(prefix)
+            .map_or(0, |i| i["total_runs"].as_u64().unwrap())
+    }
+
+    fn wait_for(&self, what: &str, within: Duration, done: impl Fn(&Self) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if done(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{what}: not seen within {within:?}");
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// SIGTERM, then the exit status, how long it took and stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, Duration, String) {
+        let begun = Instant::now();
+        self.signal(libc::SIGTERM);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                begun.elapsed() < Duration::from_secs(30),
+                "still running 30 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let took = begun.elapsed();
+        let mut stderr = String::new();
+        let _ = self
+            .child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr);
+        (status, took, stderr)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(url: &str, accept: Option<&str>) -> Option<String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    if let Some(accept) = accept {
+        request = request.header("Accept", accept);
+    }
+    let mut response = request.call().ok()?;
+    response.body_mut().read_to_string().ok()
+}
+
+fn promtool_accepts(exposition: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus)");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A Prometheus server scraping `target` every second, stopped on drop.
+struct PrometheusServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl PrometheusServer {
+    fn start(target: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n\
+                 scrape_configs:\n  - job_name: runner\n    static_configs:\n      \
+                 - targets: ['127.0.0.1:{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (Debian package prometheus)");
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// The result vector of an instant query.
+    fn query(&self, promql: &str) -> Vec<Value> {
+        let url = format!(
+            "http://127.0.0.1:{}/api/v1/query?query={}",
+            self.port,
+            url_escape(promql)
+        );
+        get(&url, None)
+            .and_then(|body| serde_json::from_str::<Value>(&body).ok())
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    fn query_until(&self, promql: &str, within: Duration) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let result = self.query(promql);
+            if !result.is_empty() {
+                return result;
+            }
+            assert!(
+                start.elapsed() < within,
+                "Prometheus has no {promql} after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const PROCESS_CONF: &str = "instances:\n  - {name: everything, search_string: [All], min_collection_interval: 1, tags: [\"team:core\", \"role:db\", \"role:web\"]}\n";
+
+#[test]
+fn prometheus_scrapes_the_checks_and_the_runner_and_promtool_accepts_both_formats() {
+    let ws = Workspace::new();
+    ws.write("conf.d/process.yaml", PROCESS_CONF);
+    let daemon = Daemon::start(&ws, &[]);
+    daemon.wait_for("a flushed process run", Duration::from_secs(20), |d| {
+        d.get("/metrics")
+            .is_some_and(|m| m.contains("system_processes_number{"))
+    });
+
+    let base = format!("http://127.0.0.1:{}/metrics", daemon.port);
+    let text = get(&base, None).unwrap();
+    let open = get(&base, Some("application/openmetrics-text; version=1.0.0")).unwrap();
+    assert!(
+        text.contains("# TYPE runner_check_runs_total counter\n"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"), "{text}");
+    assert!(
+        open.contains("# TYPE runner_check_runs counter\n"),
+        "{open}"
+    );
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    let (ok, said) = promtool_accepts(&text);
+    assert!(ok, "promtool rejects the text format: {said}\n{text}");
+    // promtool 2.42 lints with the text-format parser, which does not know
+    // that an OpenMetrics counter family `x` has its samples named
+    // `x_total`: it finds no HELP for them. That is its only complaint
+    // allowed; Prometheus itself, which scrapes OpenMetrics first, ingests
+    // it (below).
+    let (_, said) = promtool_accepts(&open);
+    for complaint in said.lines().filter(|l| !l.trim().is_empty()) {
+        let family = complaint
+            .strip_suffix("_total no help text")
+            .unwrap_or_else(|| panic!("promtool on OpenMetrics: {complaint}\n{open}"));
+        assert!(
+            open.contains(&format!("# TYPE {family} counter\n")),
+            "promtool on OpenMetrics: {complaint}"
+        );
+    }
+    // Tags are labels; two values of one key are joined.
+    let number = text
+        .lines()
+        .find(|l| l.starts_with("system_processes_number{"))
+        .unwrap();
+    assert!(number.contains("team=\"core\""), "{number}");
+    assert!(number.contains("role=\"db,web\""), "{number}");
+
+    let prometheus = PrometheusServer::start(daemon.port);
+    let within = Duration::from_secs(30);
+    let up = prometheus.query_until("up{job=\"runner\"} == 1", within);
+    assert_eq!(up.len(), 1, "{up:?}");
+    let series = prometheus.query_until("system_processes_number{team=\"core\"}", within);
+    let labels = &series[0]["metric"];
+    assert_eq!(labels["role"], "db,web");
+    assert_eq!(labels["job"], "runner");
+    let processes: f64 = series[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(processes >= 2.0, "{series:?}");
+
+    let status = prometheus.query_until("runner_check_status{check=\"process\"}", within);
+    assert_eq!(status[0]["value"][1], "0", "OK: {status:?}");
+    let runs = prometheus.query_until("runner_check_runs_total{check=\"process\"}", within);
+    let id = runs[0]["metric"]["instance_id"].as_str().unwrap();
+    assert!(id.starts_with("process:everything:"), "{runs:?}");
+    let memory = prometheus.query_until("runner_check_sandbox_memory_bytes", within);
+    let bytes: f64 = memory[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(bytes > 0.0, "{memory:?}");
+}
+
+#[test]
+fn runner_status_reads_the_daemon_and_says_when_there_is_none() {
+    let ws = Workspace::new();
+    ws.write("conf.d/process.yaml", PROCESS_CONF);
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "instances:\n  - {name: failing, mode: error, min_collection_interval: 1}\n",
+    );
+    ws.write("conf.d/nope.yaml", "instances:\n  - {}\n");
+    let daemon = Daemon::start(&ws, &[]);
+    daemon.wait_for("two runs each", Duration::from_secs(20), |d| {
+        d.runs_of("process:everything:") >= 2 && d.runs_of("misbehave:failing:") >= 2
+    });
+    let port = daemon.port.to_string();
+    let output = runner_command(ws.path())
+        .args(["status", "--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("Running Checks"), "{text}");
+    let ok = text
+        .lines()
+        .find(|l| l.contains("Instance ID: process:everything:"))
+        .unwrap();
+    assert!(ok.ends_with("[OK]"), "{ok}");
+    let failing = text
+        .lines()
+        .find(|l| l.contains("Instance ID: misbehave:failing:"))
+        .unwrap();
+    assert!(failing.ends_with("[ERROR]"), "{failing}");
+    assert!(text.contains("Error: mode error fails run"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Configuration Source: file:{}",
+            ws.conf_d().join("process.yaml").display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Metric Samples: Last Run: "), "{text}");
+    assert!(text.contains("Average Execution Time : "), "{text}");
+    assert!(
+        text.contains("Last Successful Execution Date : 20"),
+        "{text}"
+    );
+    assert!(text.contains("Loading Errors"), "{text}");
+    assert!(text.contains("no check named `nope`"), "{text}");
+
+    let json = runner_command(ws.path())
+        .args(["status", "--json", "--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let failing = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["check"] == "misbehave")
+        .unwrap();
+    assert_eq!(failing["state"], "error");
+    assert_eq!(failing["total_errors"], failing["total_runs"]);
+
+    // And with nobody listening there.
+    drop(daemon);
+    let free = free_port();
+    let none = runner_command(ws.path())
+        .args(["status", "--listen", &format!("127.0.0.1:{free}")])
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        said.contains(&format!("no runner daemon answers at 127.0.0.1:{free}")),
+        "{said}"
+    );
+    assert!(said.contains("start it with `runner run`"), "{said}");
+}
+
+#[test]
+fn hot_reload_adds_a_plugin_and_keeps_the_last_good_config_of_a_broken_file() {
+    let ws = Workspace::new();
+    ws.write("conf.d/process.yaml", PROCESS_CONF);
+    std::fs::create_dir_all(ws.checks_d()).unwrap();
+    let daemon = Daemon::start(&ws, &[]);
+    daemon.wait_for("process runs", Duration::from_secs(20), |d| {
+        d.runs_of("process:everything:") >= 1
+    });
+
+    // A new plugin and its configuration, while it runs.
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "instances:\n  - {name: late, mode: ok, min_collection_interval: 1}\n",
+    );
+    daemon.wait_for("the new check running", Duration::from_secs(20), |d| {
+        d.runs_of("misbehave:late:") >= 2
+    });
+    daemon.wait_for("its series on /metrics", Duration::from_secs(10), |d| {
+        d.get("/metrics")
+            .is_some_and(|m| m.contains("misbehave_runs "))
+    });
+
+    // A broken edit: the old instance keeps running, the error is shown.
+    let before = daemon.runs_of("process:everything:");
+    ws.write(
+        "conf.d/process.yaml",
+        "instances:\n  - {name: everything, search_string: [All]\n",
+    );
+    daemon.wait_for("the reload error", Duration::from_secs(20), |d| {
+        d.status()["reload"]["last_ok"] == false
+    });
+    let status = daemon.status();
+    let error = status["reload"]["last_error"].as_str().unwrap();
+    assert!(error.contains("process.yaml"), "{error}");
+    assert!(!status["config_errors"].as_array().unwrap().is_empty());
+    daemon.wait_for(
+        "the old process instance still running",
+        Duration::from_secs(10),
+        |d| d.runs_of("process:everything:") >= before + 2,
+    );
+    let metrics = daemon.get("/metrics").unwrap();
+    assert!(
+        metrics.contains("runner_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("runner_config_errors{check=\"process\"} 1"),
+        "{metrics}"
+    );
+
+    // Removing a file stops its instances; their series go.
+    std::fs::remove_file(ws.conf_d().join("misbehave.yaml")).unwrap();
+    daemon.wait_for("the removed instance gone", Duration::from_secs(20), |d| {
+        d.instance("misbehave:late:").is_none()
+            && d.get("/metrics")
+                .is_some_and(|m| !m.contains("misbehave_runs "))
+    });
+    let (status, _, stderr) = daemon.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("reloaded (files changed)"), "{stderr}");
+}
+
+#[test]
+fn sighup_reloads_when_watching_is_off() {
+    let ws = Workspace::new();
+    ws.write("conf.d/process.yaml", PROCESS_CONF);
+    let daemon = Daemon::start(&ws, &[("RUNNER_WATCH", "false")]);
+    ws.write(
+        "conf.d/process.d/conf.yaml",
+        "instances:\n  - {name: second, search_string: [All], min_collection_interval: 1}\n",
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(daemon.instance("process:second:").is_none(), "not watching");
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("the reload on SIGHUP", Duration::from_secs(20), |d| {
+        d.runs_of("process:second:") >= 1
+    });
+    assert_eq!(daemon.status()["reload"]["count"], 1);
+}
+
+/// `runner run` with JSON lines for `secs`; the lines of every run.
+fn run_lines(ws: &Workspace, secs: &str, env: &[(&str, &str)]) -> (Vec<Value>, String) {
+    let mut command = runner_command(ws.path());
+    command
+        .args(["run", "--json-lines", "-", "--exit-after", secs, "--conf-d"])
+        .arg(ws.conf_d())
+        .arg("--checks-d")
+        .arg(ws.checks_d());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let lines = BufReader::new(&output.stdout[..])
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    (lines, stderr)
+}
+
+fn of<'a>(lines: &'a [Value], prefix: &str) -> Vec<&'a Value> {
+    lines
+        .iter()
+        .filter(|l| l["instance"].as_str().unwrap().starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn a_stuck_check_holds_up_nobody_even_with_one_check_runner() {
+    let ws = Workspace::new();
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "instances:\n\
+         \x20 - {name: steady, mode: ok, min_collection_interval: 1}\n\
+         \x20 - {name: stuck, mode: loop, min_collection_interval: 1, limits: {timeout: 2.5}}\n",
+    );
+    let (lines, _) = run_lines(&ws, "6.5", &[("RUNNER_CHECK_RUNNERS", "1")]);
+
+    let steady = of(&lines, "misbehave:steady:");
+    assert!(steady.len() >= 5, "steady ran {} times", steady.len());
+    let starts: Vec<f64> = steady
+        .iter()
+        .map(|l| l["timestamp"].as_f64().unwrap())
+        .collect();
+    for pair in starts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((0.6..=1.4).contains(&gap), "steady's runs {starts:?}");
+    }
+    for line in &steady {
+        assert_eq!(line["status"], "ok");
+        let lag = line["lag_ms"].as_f64().unwrap();
+        assert!(lag < 400.0, "waited {lag} ms for the one runner: {line}");
+    }
+
+    // The stuck one: interrupted at its timeout, the runs due meanwhile
+    // skipped and counted, not queued.
+    let stuck = of(&lines, "misbehave:stuck:");
+    assert!(!stuck.is_empty());
+    for line in &stuck {
+        assert!(
+            line["error"].as_str().unwrap().contains("(limits.timeout)"),
+            "{line}"
+        );
+        assert!(line["skipped"].as_u64().unwrap() >= 2, "{line}");
+        let check_status = line["service_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["check"] == "runner.check_status")
+            .unwrap();
+        assert_eq!(check_status["status"], 2);
+        assert_eq!(check_status["tags"], serde_json::json!(["check:misbehave"]));
+    }
+    let ok_status = steady[0]["service_checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"] == "runner.check_status")
+        .unwrap()
+        .clone();
+    assert_eq!(ok_status["status"], 0);
+}
+
+#[test]
+fn instances_sharing_an_interval_are_spread_over_it() {
+    let ws = Workspace::new();
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "instances:\n\
+         \x20 - {name: a, mode: ok, min_collection_interval: 2}\n\
+         \x20 - {name: b, mode: ok, min_collection_interval: 2}\n\
+         \x20 - {name: c, mode: ok, min_collection_interval: 2}\n\
+         \x20 - {name: d, mode: ok, min_collection_interval: 2}\n",
+    );
+    let (lines, _) = run_lines(&ws, "2.8", &[]);
+    let mut firsts: Vec<f64> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|name| {
+            of(&lines, &format!("misbehave:{name}:"))[0]["timestamp"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    firsts.sort_by(f64::total_cmp);
+    for pair in firsts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((0.35..=0.65).contains(&gap), "first runs at {firsts:?}");
+    }
+}
+
+#[test]
+fn shutdown_cancels_runs_still_going_at_the_bound() {
+    let ws = Workspace::new();
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "instances:\n  - {name: stuck, mode: loop, min_collection_interval: 1, limits: {timeout: 60}}\n",
+    );
+    let daemon = Daemon::start(&ws, &[("RUNNER_SHUTDOWN_TIMEOUT", "1")]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, took, stderr) = daemon.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "stopped after {took:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "cancelled 1 run(s) still going after 1s (shutdown_timeout): misbehave:stuck:"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_taken_port_is_an_error_naming_the_setting() {
+    let ws = Workspace::new();
+    ws.write("conf.d/process.yaml", PROCESS_CONF);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let output = runner_command(ws.path())
+        .args(["run", "--exit-after", "1", "--conf-d"])
+        .arg(ws.conf_d())
+        .env("RUNNER_LISTEN", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains(&format!(
+            "cannot serve /metrics and /status on 127.0.0.1:{port} (listen)"
+        )),
+        "{said}"
+    );
+}
