@@ -12,16 +12,10 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+// A loopback port nothing listens on right now.
+use common::postgres::free_port;
 use common::{Workspace, runner_command};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A `runner run` in the background, stopped on drop.
 struct Daemon {
