@@ -273,11 +273,6 @@ impl StatusRegistry {
         self.state().instances.remove(id);
     }
 
-    /// Whether instance `id` is scheduled.
-    pub fn is_scheduled(&self, id: &str) -> bool {
-        self.state().instances.contains_key(id)
-    }
-
     /// Record a finished run. False when its instance is no longer
     /// scheduled (its last run ended after a reload removed it): the run
     /// is then ignored.

@@ -108,11 +108,6 @@ impl Scheduler {
         }
     }
 
-    /// IDs of the scheduled instances.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.tasks.keys().map(String::as_str)
-    }
-
     pub fn len(&self) -> usize {
         self.tasks.len()
     }
