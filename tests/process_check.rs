@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{Processes, Workspace, runner_stats, series, service_checks, stderr, tags, value};
+use common::{
+    Processes, Workspace, instance, runner_stats, series, service_checks, stderr, tags, value,
+};
 
 fn conf(ws: &Workspace, yaml: &str) {
     ws.write("conf.d/process.d/conf.yaml", yaml);
@@ -415,6 +417,10 @@ fn unknown_check_fails_and_lists_known_checks() {
 #[test]
 fn check_without_configuration_fails_with_the_path_to_create() {
     let ws = Workspace::new();
+    ws.write(
+        "conf.d/connections.yaml",
+        "instances:\n  - {search_string: [runner]}\n",
+    );
     let output = ws.runner(&["check", "process"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -422,6 +428,36 @@ fn check_without_configuration_fails_with_the_path_to_create() {
         "{}",
         stderr(&output)
     );
+}
+
+/// With no configuration file in conf.d, the verbs use the built-in
+/// default: every process on the host, and the runner itself.
+#[test]
+fn an_empty_conf_d_runs_the_built_in_default() {
+    let ws = Workspace::new();
+    ws.write("conf.d/nginx.d/conf.yaml.example", "instances: [{}]\n");
+    let (report, output) = ws.check_json("process", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for (name, stats) in [
+        ("all", instance(&report, "all")),
+        ("runner", instance(&report, "runner")),
+    ] {
+        assert_eq!(stats["TotalErrors"], 0, "{name}: {stats:#}");
+        assert_eq!(
+            stats["CheckConfigSource"], "file:<built-in>/process.yaml",
+            "{name}"
+        );
+    }
+    let number = |name: &str| {
+        series(&report, "system.processes.number")
+            .into_iter()
+            .find(|s| tags(s).contains(&format!("process_name:{name}")))
+            .map(|s| s["points"][0][1].as_f64().unwrap())
+            .unwrap_or_else(|| panic!("no system.processes.number for {name}"))
+    };
+    // This very `runner check` is a runner, and it is one of all.
+    assert!(number("runner") >= 1.0);
+    assert!(number("all") > number("runner"));
 }
 
 #[test]

@@ -112,3 +112,28 @@ fn nothing_valid_to_run_is_an_error() {
         stderr(&output)
     );
 }
+
+/// With nothing in conf.d the daemon runs the built-in default and says so.
+#[test]
+fn an_empty_conf_d_runs_the_built_in_default() {
+    let ws = Workspace::new();
+    let output = ws.runner(&["run", "--json-lines", "-", "--exit-after", "1"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "has no check configuration: running the built-in default, \
+             connections (runner), process (all, runner)"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    // Three instances spread over 15 s: the first starts at once.
+    let lines = lines_of(&output.stdout, "connections:runner:");
+    assert_eq!(
+        lines.len(),
+        1,
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(lines[0]["status"], "ok");
+}

@@ -251,7 +251,7 @@ fn nothing_selected(
 fn start(env: &Environment, resolved: &ResolvedInstance) -> Option<InstanceRun> {
     let instance = env.instantiate(resolved)?;
     let config = &resolved.config;
-    let source = std::path::absolute(&config.source).unwrap_or_else(|_| config.source.clone());
+    let source = crate::config::builtin::shown_source(&config.source);
     let stats = Stats::new(StatsSource {
         check: &config.check,
         id: &config.id,

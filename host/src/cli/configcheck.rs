@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 use clap::Args;
 
-use crate::config::{ConfigError, ConfigFile, InstanceConfig, Limits};
+use crate::config::{ConfigError, ConfigFile, InstanceConfig, Limits, builtin};
 use crate::escape;
 use crate::resolve::{Environment, ResolvedInstance};
 use crate::sandbox::capabilities::network::describe as describe_endpoints;
@@ -65,6 +65,14 @@ pub async fn execute(env: &Environment, args: &ConfigcheckArgs) -> i32 {
         )
         .unwrap();
     }
+    if let Some(why) = &env.configs.builtin_default {
+        // Not on stdout, whose layout is the Agent's.
+        eprintln!(
+            "{}: these are the runner's built-in default checks, which `runner run` \
+             runs until conf.d holds a configuration file.",
+            escape::for_terminal(why)
+        );
+    }
     // The Agent prints its buffer with Println: one more newline.
     println!("{}", scrub::scrub_text(&out));
     if !args.verbose && !resolution.warnings.is_empty() {
@@ -84,7 +92,7 @@ fn config_block(file: &ConfigFile) -> String {
     let mut out = String::new();
     write!(out, "\n=== {} check ===\n", file.check).unwrap();
     out.push_str("Configuration provider: file\n");
-    let source = std::path::absolute(&file.path).unwrap_or_else(|_| file.path.clone());
+    let source = builtin::shown_source(&file.path);
     writeln!(out, "Configuration source: file:{}", source.display()).unwrap();
     for config in &file.instances {
         writeln!(out, "Config for instance ID: {}", config.id).unwrap();

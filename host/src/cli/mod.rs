@@ -28,7 +28,9 @@ use crate::resolve::Overrides;
 /// Checks are configured like the Datadog Agent's: `conf.d/<check>.d/*.yaml`
 /// (or `conf.d/<check>.yaml`), with `init_config` and a list of
 /// `instances`. Bundled checks (process, …) are built in; drop a
-/// `checks.d/<name>.wasm` to add or override one.
+/// `checks.d/<name>.wasm` to add or override one. While conf.d holds no
+/// configuration file, a built-in default runs: process checks for this
+/// host and the runner's own connections.
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, propagate_version = true)]
 #[command(after_help = "Examples:\n  \

@@ -122,6 +122,33 @@ pub fn load_conf_d(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> LoadedCo
             results.push(parse_file(&c.check, &c.path, env).0);
         }
     }
+    gather(results, &mut out);
+    out
+}
+
+/// Loads configuration files given as text (the runner's built-in
+/// default), as if they were found in a conf.d: `(check, path, text)`.
+pub fn load_texts(
+    files: &[(&str, PathBuf, &str)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> LoadedConfigs {
+    let mut out = LoadedConfigs::default();
+    let results = files
+        .iter()
+        .map(|(check, path, text)| parse_text(check, path, Ok(text.to_string()), env).0)
+        .collect();
+    gather(results, &mut out);
+    out
+}
+
+/// True when `dir` holds at least one file the loader reads (a regular,
+/// default or recognised-but-skipped configuration).
+pub fn has_config_files(dir: &Path) -> bool {
+    discover(dir).is_ok_and(|found| !found.is_empty())
+}
+
+/// Adds every file's outcome to `out`, in path order.
+fn gather(mut results: Vec<FileResult>, out: &mut LoadedConfigs) {
     results.sort_by(|a, b| a.path.cmp(&b.path));
     for r in results {
         out.errors.extend(r.errors);
@@ -129,7 +156,6 @@ pub fn load_conf_d(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> LoadedCo
         out.files.extend(r.file);
     }
     dedupe(&mut out.files, &mut out.warnings);
-    out
 }
 
 /// How a discovered file is treated.
@@ -279,6 +305,22 @@ fn parse_file(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> (FileResult, bool) {
+    let text = match read_capped(path).map(String::from_utf8) {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(_)) => Err(ConfigError::new("cannot read: not UTF-8 text")),
+        Err(e) => Err(ConfigError::new(format!("cannot read: {e}"))),
+    };
+    parse_text(check, path, text, env)
+}
+
+/// Parses a file's text (or records why it could not be read), naming
+/// `check` and `path` in every problem found.
+fn parse_text(
+    check: &str,
+    path: &Path,
+    text: Result<String, ConfigError>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (FileResult, bool) {
     let mut r = FileResult {
         path: path.to_path_buf(),
         positions: Positions::default(),
@@ -286,7 +328,13 @@ fn parse_file(
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let counts = parse_into(check, path, env, &mut r);
+    let counts = match text {
+        Ok(text) => parse_into(check, path, &text, env, &mut r),
+        Err(e) => {
+            r.errors.push(e);
+            false
+        }
+    };
     for e in r.errors.iter_mut().chain(r.warnings.iter_mut()) {
         r.positions.place(e);
         if e.check.is_none() {
@@ -299,25 +347,16 @@ fn parse_file(
     (r, counts)
 }
 
+/// Parses one file's `text`; true when the file counts as a configuration
+/// of `check` (so a `.default` of it does not apply).
 fn parse_into(
     check: &str,
     path: &Path,
+    text: &str,
     env: &dyn Fn(&str) -> Option<String>,
     r: &mut FileResult,
 ) -> bool {
-    let text = match read_capped(path).map(String::from_utf8) {
-        Ok(Ok(text)) => text,
-        Ok(Err(_)) => {
-            r.errors
-                .push(ConfigError::new("cannot read: not UTF-8 text"));
-            return false;
-        }
-        Err(e) => {
-            r.errors.push(ConfigError::new(format!("cannot read: {e}")));
-            return false;
-        }
-    };
-    let text = match substitute_env(&text, path, env) {
+    let text = match substitute_env(text, path, env) {
         Ok(text) => text,
         Err(errors) => {
             r.errors.extend(errors);

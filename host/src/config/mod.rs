@@ -10,6 +10,7 @@
 //! - `runner_file`: runner.yaml and `RUNNER_*` overrides ([`RunnerConfig`]);
 //! - `limits`: the per-instance sandbox budget ([`Limits`]);
 //! - `confd`: finding and parsing conf.d files ([`load_conf_d`]);
+//! - `builtin`: the default run when conf.d has no configuration;
 //! - `generic`: the options every check accepts (interval, tags,
 //!   `metric_patterns`, ...), applied by the runner;
 //! - `instance`: building an instance, its ID, identical instances;
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod agent_id;
+pub mod builtin;
 mod check_schemas;
 mod confd;
 pub mod daemon;
@@ -77,6 +79,9 @@ pub struct LoadedConfigs {
     pub errors: Vec<ConfigError>,
     /// Problems that did not (ignored keys, unsupported features, duplicates).
     pub warnings: Vec<ConfigError>,
+    /// Set when these are the built-in default's files, not conf.d's: why
+    /// conf.d was not used (see [`builtin`]).
+    pub builtin_default: Option<String>,
 }
 
 impl LoadedConfigs {
@@ -149,9 +154,16 @@ pub struct InstanceConfig {
 }
 
 /// Loads conf.d as runner.yaml says: `runner.conf_d`, with `runner.limits`
-/// as every instance's default limits. This is what the CLI verbs call.
+/// as every instance's default limits; the built-in default instead when
+/// conf.d holds no configuration file. This is what the CLI verbs call.
 pub fn load(runner: &RunnerConfig, env: &dyn Fn(&str) -> Option<String>) -> LoadedConfigs {
-    let mut loaded = load_conf_d(&runner.conf_d, env);
+    let mut loaded = match builtin::reason(&runner.conf_d) {
+        Some(why) => LoadedConfigs {
+            builtin_default: Some(why),
+            ..builtin::load(&|_| None)
+        },
+        None => load_conf_d(&runner.conf_d, env),
+    };
     for file in &mut loaded.files {
         for inst in &mut file.instances {
             inst.apply_limits(runner.limits);

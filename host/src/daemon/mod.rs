@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::api::{self, ApiState};
 use crate::collector::{Collector, histogram_spec};
+use crate::config::builtin;
 use crate::resolve::Environment;
 use crate::scheduler::{CompletedRun, RunReport, Scheduled, Scheduler};
 use crate::sinks::Sink;
@@ -154,6 +155,7 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
         env!("CARGO_PKG_VERSION"),
         outcome.summary
     );
+    log_builtin_default(&env);
     match bound {
         Some(address) => tracing::info!(
             "metrics at http://{address}/metrics, status with `runner status` (or http://{address}/status)"
@@ -193,6 +195,7 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
         env.reread();
         let outcome = apply(&env, &mut scheduler, &mut applied, &pipeline).await;
         tracing::info!("reloaded ({why}): {}", outcome.summary);
+        log_builtin_default(&env);
         status.reloaded(outcome.kept_back);
     }
 
@@ -214,6 +217,17 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
     pipeline.flush().await;
     tracing::info!("stopped");
     0
+}
+
+/// Say so when the built-in default runs, and how to replace it.
+fn log_builtin_default(env: &Environment) {
+    if let Some(why) = &env.configs.builtin_default {
+        tracing::info!(
+            "{}: running the built-in default, {}; put configuration files in conf.d to run your own",
+            crate::escape::for_terminal(why),
+            builtin::describe(&env.configs)
+        );
+    }
 }
 
 /// What one (re)load did.
