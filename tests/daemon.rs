@@ -557,31 +557,31 @@ fn a_stuck_check_holds_up_nobody_even_with_one_check_runner() {
     assert_eq!(ok_status["status"], 0);
 }
 
+/// 40 instances at 2 s: two batches of 20 (by check then ID), starting 1 s
+/// apart; the instances of a batch start together.
 #[test]
-fn instances_sharing_an_interval_are_spread_over_it() {
+fn instances_sharing_an_interval_are_spread_over_it_in_batches() {
     let ws = Workspace::new();
     ws.install_misbehave("misbehave");
-    ws.write(
-        "conf.d/misbehave.yaml",
-        "instances:\n\
-         \x20 - {name: a, mode: ok, min_collection_interval: 2}\n\
-         \x20 - {name: b, mode: ok, min_collection_interval: 2}\n\
-         \x20 - {name: c, mode: ok, min_collection_interval: 2}\n\
-         \x20 - {name: d, mode: ok, min_collection_interval: 2}\n",
-    );
-    let (lines, _) = run_lines(&ws, "2.8", &[]);
-    let mut firsts: Vec<f64> = ["a", "b", "c", "d"]
-        .iter()
-        .map(|name| {
-            of(&lines, &format!("misbehave:{name}:"))[0]["timestamp"]
-                .as_f64()
-                .unwrap()
-        })
+    let instances: String = (0..40)
+        .map(|i| format!("  - {{name: i{i:02}, mode: ok, min_collection_interval: 2}}\n"))
         .collect();
-    firsts.sort_by(f64::total_cmp);
-    for pair in firsts.windows(2) {
-        let gap = pair[1] - pair[0];
-        assert!((0.35..=0.65).contains(&gap), "first runs at {firsts:?}");
+    ws.write("conf.d/misbehave.yaml", format!("instances:\n{instances}"));
+    let (lines, _) = run_lines(&ws, "2.8", &[]);
+    let first = |i: usize| {
+        of(&lines, &format!("misbehave:i{i:02}:"))[0]["timestamp"]
+            .as_f64()
+            .unwrap()
+    };
+    let start = first(0);
+    for i in 0..40 {
+        let expected = if i < 20 { start } else { start + 1.0 };
+        let at = first(i);
+        assert!(
+            (at - expected).abs() <= 0.25,
+            "i{i:02} first ran {:.3} s after i00",
+            at - start
+        );
     }
 }
 

@@ -8,7 +8,7 @@
 //! stuck checks can hold up the others by that much at most, never by a
 //! whole timeout. Within a task a run still going when the next is due
 //! makes that tick skipped, not queued (the Agent's rule), and counted.
-//! Instances sharing an interval are spread evenly over it
+//! Instances sharing an interval are spread over it in batches
 //! ([`spread::offsets`]).
 //!
 //! An instance is configured by its first run, in its own task, so a slow
