@@ -630,3 +630,46 @@ fn a_taken_port_is_an_error_naming_the_setting() {
         "{said}"
     );
 }
+
+/// Between runs the daemon sleeps: the thread that advances wasmtime's
+/// epoch (so deadlines can interrupt a guest) only ticks during calls,
+/// instead of waking 100 times a second for nothing.
+#[test]
+fn an_idle_daemon_does_not_tick() {
+    let ws = Workspace::new();
+    ws.install_misbehave("misbehave");
+    ws.write(
+        "conf.d/misbehave.yaml",
+        "instances:\n  - {name: rare, mode: ok, min_collection_interval: 600}\n",
+    );
+    let daemon = Daemon::start(&ws, &[]);
+    daemon.wait_for("the first run", Duration::from_secs(20), |d| {
+        d.runs_of("misbehave:rare:") >= 1
+    });
+    let ticker = std::fs::read_dir(format!("/proc/{}/task", daemon.child.id()))
+        .unwrap()
+        .map(|task| task.unwrap().path())
+        .find(|task| {
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == "runner-epoch")
+        })
+        .expect("the runner-epoch thread");
+    let wakeups = || {
+        let status = std::fs::read_to_string(ticker.join("status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = wakeups();
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = wakeups() - before;
+    // Ticking, it would wake about 200 times in 2 s.
+    assert!(
+        woke <= 5,
+        "the epoch thread woke {woke} times in 2 s of idling"
+    );
+    daemon.stop();
+}

@@ -1,12 +1,12 @@
 //! The sandbox core: the one wasmtime [`Engine`] of the process (pooling
-//! allocator sized from the configured instances, epoch interruption, the
+//! allocator sized from the configured instances, epoch interruption (see
+//! [`super::epoch`]), the
 //! compiled-plugin cache) and the [`Linker`] every capability registers
 //! itself in. It knows nothing of config files or the CLI: callers hand it
 //! plain numbers ([`Sizing`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use wasmtime::component::Linker;
@@ -14,11 +14,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::budget::{MAX_MEMORIES, MAX_TABLES};
 use super::capabilities;
+use super::epoch;
 use super::store::HostState;
-
-/// How often the epoch advances. A run that exceeds its time limit is
-/// interrupted within one tick of it.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Guest stack limit. Deep recursion traps cleanly instead of crashing.
 const MAX_WASM_STACK: usize = 1 << 20;
@@ -114,7 +111,7 @@ impl Sandbox {
         capabilities::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("adding the runner's capabilities to the linker")?;
-        spawn_epoch_ticker(&engine);
+        epoch::register(&engine);
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
@@ -184,20 +181,4 @@ fn config(pool: Option<(usize, Sizing)>) -> Config {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     }
     config
-}
-
-/// Advance the engine's epoch every tick for as long as the engine lives.
-/// A weak handle lets the thread end with the last `Sandbox`.
-fn spawn_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("runner-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .expect("spawning the epoch ticker thread");
 }

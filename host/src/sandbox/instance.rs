@@ -157,7 +157,7 @@ impl CheckInstance {
             },
         };
 
-        begin_call(&mut live.store, timeout);
+        let _ticking = begin_call(&mut live.store, timeout);
         let call = live.plugin.runner_check_check().call_run(&mut live.store);
         let called = tokio::time::timeout(timeout + OUTER_TIMEOUT_GRACE, call).await;
         let fuel = live.store.hostcall_fuel();
@@ -243,7 +243,7 @@ async fn build(
         },
     );
     let fuel = store.hostcall_fuel();
-    begin_call(&mut store, timeout);
+    let _ticking = begin_call(&mut store, timeout);
     let instantiated = tokio::time::timeout(
         timeout + OUTER_TIMEOUT_GRACE,
         plugin.pre.instantiate_async(&mut store),

@@ -3,7 +3,8 @@
 //! It imports nothing from config, the catalog or the CLI: callers hand it
 //! plugin bytes, plain [`Limits`] and [`ProcessGrants`].
 //!
-//! - [`core`]: the engine (pooling allocator), linker and epoch ticker;
+//! - [`core`]: the engine (pooling allocator) and linker;
+//! - [`epoch`]: the ticker that lets deadlines interrupt running guests;
 //! - [`store`]: a store's data and the per-call deadline;
 //! - [`budget`]: what an instance holds and what a run has used;
 //! - [`capabilities`]: one module per WIT interface the host provides;
@@ -19,6 +20,7 @@ mod budget;
 mod cache;
 pub mod capabilities;
 pub mod core;
+mod epoch;
 pub mod errors;
 pub mod instance;
 pub mod limits;

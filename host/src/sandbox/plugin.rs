@@ -180,7 +180,7 @@ async fn call_info(pre: &PluginPre<HostState>, name: &str) -> Result<PluginInfo,
             timeout: LimitHit::InfoTimeout(INFO_TIMEOUT),
         },
     );
-    begin_call(&mut store, INFO_TIMEOUT);
+    let _ticking = begin_call(&mut store, INFO_TIMEOUT);
     let call = async {
         let plugin: Plugin = pre.instantiate_async(&mut store).await?;
         plugin.runner_check_check().call_info(&mut store).await

@@ -18,6 +18,7 @@ use super::capabilities::network::{NetworkCtx, NetworkGrants};
 use super::capabilities::output::CapturedOutput;
 use super::capabilities::processes::{ProcessGrants, ProcessesCtx};
 use super::capabilities::reporting::ReportingCtx;
+use super::epoch;
 use super::limits::{LimitHit, Limits};
 use super::submissions::Submissions;
 use crate::snapshot::SnapshotService;
@@ -177,12 +178,14 @@ fn resource_table() -> ResourceTable {
 }
 
 /// Start a call (`configure` or `run`): reset the per-run budget and what
-/// was submitted, and arm the deadline.
-pub(super) fn begin_call(store: &mut Store<HostState>, timeout: Duration) {
+/// was submitted, and arm the deadline. Hold the result until the call
+/// ends: the deadline is only enforced while it is held.
+pub(super) fn begin_call(store: &mut Store<HostState>, timeout: Duration) -> epoch::Ticking {
     let state = store.data_mut();
     state.take_submissions();
     state.budget.begin_call();
     state.deadline = Instant::now() + timeout;
     state.network.begin_call(state.deadline);
     store.set_epoch_deadline(1);
+    epoch::ticking()
 }
