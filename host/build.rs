@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::Digest as _;
+
 /// Bundled checks: (check name, crate name). The wasm file is named after
 /// the crate's lib target.
 const BUNDLED: &[(&str, &str)] = &[
@@ -48,15 +50,21 @@ fn main() {
     build_guests(root, &target_dir);
 
     let wasm_dir = target_dir.join("wasm32-wasip2").join(PROFILE);
+    // The hash is taken here so that starting the runner does not read
+    // (and keep resident) megabytes of plugins whose compiled form is
+    // already in the cache, or that no configuration names.
     let mut bundled = String::from(
-        "/// Checks compiled into the runner: (name, component bytes).\n\
-         pub const BUNDLED: &[(&str, &[u8])] = &[\n",
+        "/// Checks compiled into the runner: (name, component bytes, hex sha256).\n\
+         pub const BUNDLED: &[(&str, &[u8], &str)] = &[\n",
     );
     for (check, krate) in BUNDLED {
         let wasm = wasm_dir.join(format!("{krate}.wasm"));
+        let bytes = std::fs::read(&wasm)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
         writeln!(
             bundled,
-            "    ({check:?}, include_bytes!({:?})),",
+            "    ({check:?}, include_bytes!({:?}), {sha256:?}),",
             wasm.display()
         )
         .unwrap();

@@ -68,15 +68,16 @@ impl Catalog {
     /// `checks_d` is fine: there are simply no drop-in checks.
     pub fn discover(checks_d: &Path) -> Self {
         let mut catalog = Catalog::default();
-        for (name, bytes) in bundled::BUNDLED {
-            catalog.plugins.insert(
-                name.to_string(),
-                PluginFile::new(
-                    name.to_string(),
-                    PluginSource::Bundled,
-                    Cow::Borrowed(bytes),
-                ),
-            );
+        for (name, bytes, sha256) in bundled::BUNDLED {
+            // Hashed at build time: the bytes are not read unless the
+            // plugin has to be compiled.
+            let file = PluginFile {
+                name: name.to_string(),
+                source: PluginSource::Bundled,
+                bytes: Cow::Borrowed(bytes),
+                sha256: sha256.to_string(),
+            };
+            catalog.plugins.insert(name.to_string(), file);
         }
         let entries = match std::fs::read_dir(checks_d) {
             Ok(entries) => entries,
@@ -130,5 +131,19 @@ impl Catalog {
             checks_d.join(format!("{name}.wasm")).display(),
             self.names().join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_hashes_taken_at_build_time_match_the_bytes() {
+        let catalog = Catalog::discover(Path::new("/nonexistent/checks.d"));
+        for (name, _, _) in bundled::BUNDLED {
+            let file = catalog.get(name).unwrap();
+            assert_eq!(file.sha256, hex::encode(Sha256::digest(&file.bytes)), "{name}");
+        }
     }
 }
