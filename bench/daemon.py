@@ -17,7 +17,10 @@ process groups: group i is 1 + i % 3 copies of `sleep` renamed
    - without: the same from `/metrics` (`runner_check_runs_total` and
      `runner_check_scheduling_lag_seconds_total` at both ends of the
      window), so the sink's JSON writing is not counted.
-   RSS is sampled every 0.5 s from /proc/<pid>/status.
+   RSS is sampled every 0.5 s from /proc/<pid>/status, PSS from
+   /proc/<pid>/smaps_rollup: each instance maps its plugin's initial
+   memory image copy-on-write from the compiled plugin file, and RSS
+   counts those shared pages once per instance, PSS once in all.
 2. Footprint, four daemons side by side in one run for MINUTES after a
    20 s warm-up, each scraped on /metrics every INTERVAL seconds as a
    Prometheus server would:
@@ -28,7 +31,9 @@ process groups: group i is 1 + i % 3 copies of `sleep` renamed
      instances `all` and `runner`, `connections` of the runner, every
      15 s) against `prometheus-node-exporter` with its defaults.
    CPU is utime + stime over the window per minute; RSS the mean and peak
-   of the samples.
+   of the samples, and the mean split into anonymous memory (RssAnon: heap,
+   stacks) and file-backed pages (RssFile: the binary's code and data, the
+   compiled plugins, shared libraries; clean, shared and reclaimable).
 
 Prints Markdown tables and keeps them in target/bench-daemon/results.md.
 Needs the Debian packages prometheus-process-exporter and
@@ -55,7 +60,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "target" / "bench-daemon"
 RUNNER = ROOT / "target" / "release" / "runner"
 TICK = os.sysconf("SC_CLK_TCK")
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def free_port():
@@ -86,13 +90,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * PAGE_KIB
+def memory_kib(pid):
+    """VmRSS, RssAnon, RssFile and Pss of a process, in KiB."""
+    found = {}
+    for name, keys in (("status", ("VmRSS", "RssAnon", "RssFile")), ("smaps_rollup", ("Pss",))):
+        with open(f"/proc/{pid}/{name}") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in keys:
+                    found[key] = int(value.split()[0])
+    return found
 
 
 class RssSampler:
-    """Samples the RSS of some processes every 0.5 s while running."""
+    """Samples the memory of some processes every 0.5 s while running."""
 
     def __init__(self, pids):
         self.samples = {pid: [] for pid in pids}
@@ -103,7 +114,7 @@ class RssSampler:
         while not self.stopping.wait(0.5):
             for pid, samples in self.samples.items():
                 try:
-                    samples.append(rss_kib(pid))
+                    samples.append(memory_kib(pid))
                 except OSError:
                     pass
 
@@ -115,11 +126,11 @@ class RssSampler:
         self.stopping.set()
         self.thread.join()
 
-    def mean_mib(self, pid):
-        return statistics.mean(self.samples[pid]) / 1024
+    def mean_mib(self, pid, key="VmRSS"):
+        return statistics.mean(s[key] for s in self.samples[pid]) / 1024
 
     def peak_mib(self, pid):
-        return max(self.samples[pid]) / 1024
+        return max(s["VmRSS"] for s in self.samples[pid]) / 1024
 
 
 def spawn_groups(work, groups):
@@ -134,7 +145,7 @@ def spawn_groups(work, groups):
     return children
 
 
-def start_runner(work, name, conf_lines, port, json_lines=None):
+def start_runner(work, name, conf_lines, port, json_lines=None, env_extra=None):
     """`runner run` over a conf.d of its own; stderr goes to <name>.log."""
     conf_d = work / f"{name}-conf.d"
     conf_d.mkdir()
@@ -146,6 +157,7 @@ def start_runner(work, name, conf_lines, port, json_lines=None):
         cmd += ["--json-lines", str(json_lines)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
     env["RUST_LOG"] = "warn"
+    env.update(env_extra or {})
     log = open(work / f"{name}.log", "w")
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
     wait_for_metrics(port, f"runner ({name}), see {work / (name + '.log')}")
@@ -185,7 +197,10 @@ def under_load(work, args, with_json):
     shm = pathlib.Path("/dev/shm") if pathlib.Path("/dev/shm").is_dir() else work
     lines_path = shm / f"runner-bench-{os.getpid()}.jsonl" if with_json else None
     name = "load-json" if with_json else "load"
-    runner = start_runner(work, name, conf, port, lines_path)
+    # Flushed every second: at 1,000 runs a second, 15 s of lines would
+    # pass the sink's 64 MiB bound on what waits for a flush.
+    runner = start_runner(work, name, conf, port, lines_path,
+                          {"RUNNER_FLUSH_INTERVAL": "1"} if with_json else None)
     try:
         time.sleep(10)
         with RssSampler([runner.pid]) as rss:
@@ -194,6 +209,7 @@ def under_load(work, args, with_json):
             t1, cpu1, metrics1 = time.time(), cpu_seconds(runner.pid), scrape(port)
         cpu = cpu1 - cpu0
         result = {"rss_mean": rss.mean_mib(runner.pid), "rss_peak": rss.peak_mib(runner.pid),
+                  "pss_mean": rss.mean_mib(runner.pid, "Pss"),
                   "cpu_per_min": cpu * 60 / (t1 - t0), "json": with_json}
         skipped = metric_sum(metrics1, "runner_check_skipped_runs_total")
         failed = metric_sum(metrics1, "runner_check_failures_total") - metric_sum(
@@ -284,6 +300,8 @@ def side_by_side(work, args):
         return {
             name: {"cpu_per_min": (cpu1[name] - cpu0[name]) / minutes,
                    "rss_mean": rss.mean_mib(p.pid), "rss_peak": rss.peak_mib(p.pid),
+                   "anon_mean": rss.mean_mib(p.pid, "RssAnon"),
+                   "file_mean": rss.mean_mib(p.pid, "RssFile"),
                    "scrapes": scrapes[name]}
             for name, (p, _) in daemons.items()
         }
@@ -319,26 +337,29 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     out = []
-    out.append(f"runner {subprocess.run([str(RUNNER), '--version'], capture_output=True, text=True).stdout.strip()}, "
+    version = subprocess.run([str(RUNNER), "--version"], capture_output=True, text=True).stdout
+    out.append(f"{version.strip()}, "
                f"{platform.node()}, {os.cpu_count()} CPUs, {datetime.datetime.now().isoformat(timespec='minutes')}\n")
     out.append(f"### {args.instances} `process` instances at 1 s, {args.seconds:.0f} s "
                f"(after a 10 s warm-up), {args.groups} groups\n")
     out.append("| sink | runs/s | lag mean | lag p50 | lag p99 | lag max | skipped | failed "
-               "| CPU / run | CPU s / min | RSS mean | RSS peak |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+               "| CPU / run | CPU s / min | RSS mean | RSS peak | PSS mean |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in load:
         exact = lambda key: f"{r[key]:.1f} ms" if key in r else "–"
         out.append(
             f"| {'JSON lines + /metrics' if r['json'] else '/metrics only'} | {r['runs_per_s']:.0f} "
             f"| {r['mean']:.1f} ms | {exact('p50')} | {exact('p99')} | {exact('max')} "
             f"| {r['skipped']:.0f} | {r['failed']:.0f} | {r['cpu_per_run_ms']:.3f} ms "
-            f"| {r['cpu_per_min']:.1f} | {r['rss_mean']:.1f} MiB | {r['rss_peak']:.1f} MiB |")
+            f"| {r['cpu_per_min']:.1f} | {r['rss_mean']:.1f} MiB | {r['rss_peak']:.1f} MiB "
+            f"| {r['pss_mean']:.1f} MiB |")
     out.append("")
     out.append(f"### Footprint side by side, {args.minutes:g} min after a 20 s warm-up, "
                f"scraped every {args.interval:g} s, {args.groups} groups\n")
     out.append("| pair | CPU s / min: runner | peer | ratio | RSS mean MiB: runner | peer | ratio "
-               "| RSS peak MiB: runner | peer |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+               "| RSS peak MiB: runner | peer | anon MiB: runner | peer | ratio "
+               "| file-backed MiB: runner | peer |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for runner, peer, label in (("runner-groups", "process-exporter",
                                  f"{args.groups} process groups vs prometheus-process-exporter"),
                                 ("runner-default", "node-exporter",
@@ -348,7 +369,9 @@ def main():
         out.append(
             f"| {label} | {a['cpu_per_min']:.3f} | {b['cpu_per_min']:.3f} "
             f"| {ratio(a['cpu_per_min'], b['cpu_per_min'])} | {a['rss_mean']:.1f} | {b['rss_mean']:.1f} "
-            f"| {ratio(a['rss_mean'], b['rss_mean'])} | {a['rss_peak']:.1f} | {b['rss_peak']:.1f} |")
+            f"| {ratio(a['rss_mean'], b['rss_mean'])} | {a['rss_peak']:.1f} | {b['rss_peak']:.1f} "
+            f"| {a['anon_mean']:.1f} | {b['anon_mean']:.1f} | {ratio(a['anon_mean'], b['anon_mean'])} "
+            f"| {a['file_mean']:.1f} | {b['file_mean']:.1f} |")
     text = "\n".join(out) + "\n"
     print(text)
     OUT.mkdir(parents=True, exist_ok=True)
