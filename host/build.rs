@@ -59,8 +59,8 @@ fn main() {
     );
     for (check, krate) in BUNDLED {
         let wasm = wasm_dir.join(format!("{krate}.wasm"));
-        let bytes = std::fs::read(&wasm)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+        let bytes =
+            std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
         let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
         writeln!(
             bundled,

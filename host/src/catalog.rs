@@ -143,7 +143,11 @@ mod tests {
         let catalog = Catalog::discover(Path::new("/nonexistent/checks.d"));
         for (name, _, _) in bundled::BUNDLED {
             let file = catalog.get(name).unwrap();
-            assert_eq!(file.sha256, hex::encode(Sha256::digest(&file.bytes)), "{name}");
+            assert_eq!(
+                file.sha256,
+                hex::encode(Sha256::digest(&file.bytes)),
+                "{name}"
+            );
         }
     }
 }
