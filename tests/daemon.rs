@@ -21,10 +21,18 @@ use serde_json::Value;
 struct Daemon {
     child: Child,
     port: u16,
+    /// The access token it was given, sent with every request.
+    token: Option<String>,
 }
 
 impl Daemon {
     fn start(ws: &Workspace, env: &[(&str, &str)]) -> Self {
+        Self::start_on(ws, "127.0.0.1", None, env)
+    }
+
+    /// Listening on `host` (and a free port), with `token` as its
+    /// `access_token`.
+    fn start_on(ws: &Workspace, host: &str, token: Option<&str>, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut command = runner_command(ws.path());
         command
@@ -32,14 +40,21 @@ impl Daemon {
             .arg(ws.conf_d())
             .arg("--checks-d")
             .arg(ws.checks_d())
-            .env("RUNNER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUNNER_LISTEN", format!("{host}:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(token) = token {
+            command.env("RUNNER_ACCESS_TOKEN", token);
+        }
         for (name, value) in env {
             command.env(name, value);
         }
         let child = command.spawn().expect("starting runner run");
-        let daemon = Self { child, port };
+        let daemon = Self {
+            child,
+            port,
+            token: token.map(String::from),
+        };
         daemon.wait_for("the endpoint", Duration::from_secs(20), |d| {
             d.get("/status").is_some()
         });
@@ -47,7 +62,11 @@ impl Daemon {
     }
 
     fn get(&self, path: &str) -> Option<String> {
-        get(&format!("http://127.0.0.1:{}{path}", self.port), None)
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        match request(&url, None, self.token.as_deref()) {
+            Some((200, body)) => Some(body),
+            _ => None,
+        }
     }
 
     fn status(&self) -> Value {
@@ -118,16 +137,29 @@ impl Drop for Daemon {
 }
 
 fn get(url: &str, accept: Option<&str>) -> Option<String> {
+    match request(url, accept, None) {
+        Some((200, body)) => Some(body),
+        _ => None,
+    }
+}
+
+/// GET `url`: the status code and body, or None when nothing answered.
+fn request(url: &str, accept: Option<&str>, token: Option<&str>) -> Option<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
         .build()
         .into();
     let mut request = agent.get(url);
     if let Some(accept) = accept {
         request = request.header("Accept", accept);
     }
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
     let mut response = request.call().ok()?;
-    response.body_mut().read_to_string().ok()
+    let code = response.status().as_u16();
+    Some((code, response.body_mut().read_to_string().ok()?))
 }
 
 fn promtool_accepts(exposition: &str) -> (bool, String) {
@@ -672,4 +704,86 @@ fn an_idle_daemon_does_not_tick() {
         "the epoch thread woke {woke} times in 2 s of idling"
     );
     daemon.stop();
+}
+
+/// Beyond loopback the endpoint shows host details to the network: the
+/// daemon will not listen there without an access token, and with one,
+/// every request must present it. `runner status` sends it.
+#[test]
+fn beyond_loopback_the_endpoint_needs_its_access_token() {
+    const TOKEN: &str = "test-token-5f1c9a7e2b";
+    let ws = Workspace::new();
+    ws.write("conf.d/process.yaml", PROCESS_CONF);
+    let refused = runner_command(ws.path())
+        .args(["run", "--exit-after", "5", "--conf-d"])
+        .arg(ws.conf_d())
+        .env("RUNNER_LISTEN", "0.0.0.0:0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("on 0.0.0.0:0 (listen) without an access token"),
+        "{err}"
+    );
+    assert!(
+        err.contains("set `access_token` in runner.yaml (or RUNNER_ACCESS_TOKEN)"),
+        "{err}"
+    );
+
+    let daemon = Daemon::start_on(&ws, "0.0.0.0", Some(TOKEN), &[]);
+    daemon.wait_for("a run", Duration::from_secs(20), |d| {
+        d.runs_of("process:everything:") >= 1
+    });
+    for path in ["/metrics", "/status", "/"] {
+        let url = format!("http://127.0.0.1:{}{path}", daemon.port);
+        let (code, body) = request(&url, None, None).unwrap();
+        assert_eq!(code, 401, "{path} without the token: {body}");
+        let (code, _) = request(&url, None, Some("wrong-token-0123456789")).unwrap();
+        assert_eq!(code, 401, "{path} with another token");
+        let (code, body) = request(&url, None, Some(TOKEN)).unwrap();
+        assert_eq!(code, 200, "{path} with the token: {body}");
+    }
+    daemon.wait_for("a flushed process run", Duration::from_secs(20), |d| {
+        d.get("/metrics")
+            .is_some_and(|m| m.contains("system_processes_number{"))
+    });
+
+    let status = |token: Option<&str>| {
+        let mut command = runner_command(ws.path());
+        command.args(["status", "--listen", &format!("127.0.0.1:{}", daemon.port)]);
+        if let Some(token) = token {
+            command.env("RUNNER_ACCESS_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let with = status(Some(TOKEN));
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    assert!(String::from_utf8_lossy(&with.stdout).contains("process"));
+    let without = status(None);
+    assert_eq!(without.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&without.stderr).contains("wants an access token"),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+
+    let configcheck = runner_command(ws.path())
+        .args(["configcheck", "-v", "--conf-d"])
+        .arg(ws.conf_d())
+        .env("RUNNER_ACCESS_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(configcheck.status.success());
+    for out in [&configcheck.stdout, &configcheck.stderr] {
+        let out = String::from_utf8_lossy(out);
+        assert!(!out.contains(TOKEN), "configcheck shows the token: {out}");
+    }
+
+    let (_, _, stderr) = daemon.stop();
+    assert!(!stderr.contains(TOKEN), "the token was logged: {stderr}");
 }

@@ -34,8 +34,22 @@ pub async fn execute(runner: &RunnerConfig, args: &StatusArgs) -> i32 {
         );
         return 1;
     };
-    let body = match tokio::time::timeout(TIMEOUT, fetch(address, "/status")).await {
+    let token = runner.access_token.as_ref().map(|t| t.expose());
+    let body = match tokio::time::timeout(TIMEOUT, fetch(address, "/status", token)).await {
         Ok(Ok(body)) => body,
+        Ok(Err(e)) if e == UNAUTHORIZED => {
+            let which = if token.is_some() {
+                "refused this access token"
+            } else {
+                "wants an access token"
+            };
+            eprintln!(
+                "Error: the daemon at {address} {which}\n  \
+                 hint: set the daemon's `access_token` in this runner.yaml too \
+                 (or RUNNER_ACCESS_TOKEN)"
+            );
+            return 1;
+        }
         Ok(Err(e)) => {
             eprintln!(
                 "Error: no runner daemon answers at {address} ({e})\n  \
@@ -65,8 +79,12 @@ pub async fn execute(runner: &RunnerConfig, args: &StatusArgs) -> i32 {
     }
 }
 
-/// GET `path` from `address` over HTTP/1.1.
-async fn fetch(address: SocketAddr, path: &str) -> Result<String, String> {
+/// What [`fetch`] says when the daemon answers 401.
+const UNAUTHORIZED: &str = "HTTP 401 Unauthorized";
+
+/// GET `path` from `address` over HTTP/1.1, with `token` as a bearer
+/// token when given.
+async fn fetch(address: SocketAddr, path: &str, token: Option<&str>) -> Result<String, String> {
     let stream = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|e| e.to_string())?;
@@ -75,14 +93,20 @@ async fn fetch(address: SocketAddr, path: &str) -> Result<String, String> {
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
-    let request = http::Request::get(path)
-        .header(http::header::HOST, address.to_string())
+    let mut request = http::Request::get(path).header(http::header::HOST, address.to_string());
+    if let Some(token) = token {
+        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .map_err(|e| e.to_string())?;
     let response = sender
         .send_request(request)
         .await
         .map_err(|e| e.to_string())?;
+    if response.status() == http::StatusCode::UNAUTHORIZED {
+        return Err(UNAUTHORIZED.to_string());
+    }
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status()));
     }

@@ -100,9 +100,80 @@ pub(crate) fn de_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Socket
     parse_listen(&text).map_err(de::Error::custom)
 }
 
+/// Fewest characters an access token may have: a guessable token on a
+/// reachable port is no protection.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// The HTTP endpoint's access token (`access_token`). Its `Debug` never
+/// shows it, so it cannot reach a log through a `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(********)")
+    }
+}
+
+impl AccessToken {
+    /// Whether `given` is this token. Digests are compared, so the time
+    /// taken says nothing about how much of the token was right.
+    pub fn matches(&self, given: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.0.as_bytes()) == Sha256::digest(given.as_bytes())
+    }
+
+    /// The token itself, for a client that must present it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `access_token`: None when empty; else at least [`MIN_TOKEN_CHARS`]
+/// characters, without spaces or control characters (it travels in an
+/// HTTP header). The message never quotes the value.
+pub fn parse_access_token(text: &str) -> Result<Option<AccessToken>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the token may not contain spaces or control characters".into());
+    }
+    let chars = text.chars().count();
+    if chars < MIN_TOKEN_CHARS {
+        return Err(format!(
+            "the token has {chars} characters; use at least {MIN_TOKEN_CHARS} \
+             (e.g. the output of `openssl rand -hex 16`)"
+        ));
+    }
+    Ok(Some(AccessToken(text.to_string())))
+}
+
+pub(crate) fn de_access_token<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<AccessToken>, D::Error> {
+    let text = Option::<String>::deserialize(d)?.unwrap_or_default();
+    parse_access_token(&text).map_err(de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_tokens_are_long_enough_and_never_printed() {
+        assert_eq!(parse_access_token("  ").unwrap(), None);
+        let token = parse_access_token("0123456789abcdef").unwrap().unwrap();
+        assert!(token.matches("0123456789abcdef"));
+        assert!(!token.matches("0123456789abcdeF"));
+        assert!(!token.matches(""));
+        assert_eq!(format!("{token:?}"), "AccessToken(********)");
+        let short = parse_access_token("secret").unwrap_err();
+        assert!(short.contains("6 characters; use at least 16"), "{short}");
+        assert!(!short.contains("secret"), "{short}");
+        assert!(parse_access_token("0123456789 abcdef").is_err());
+    }
 
     #[test]
     fn percentiles_round_like_datadog() {

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::daemon::{self, HistogramAggregate, PercentileValue};
+use super::daemon::{self, AccessToken, HistogramAggregate, PercentileValue};
 use super::error::ConfigError;
 use super::limits::{self, Limits};
 use super::positions::Positions;
@@ -25,7 +25,8 @@ use super::yaml::{parse_yaml, to_json};
 /// file: `RUNNER_CONF_D`, `RUNNER_CHECKS_D`, `RUNNER_HOSTNAME`, `RUNNER_TAGS`
 /// (comma-separated), `RUNNER_CACHE_DIR`, `RUNNER_INSTANCE_POOL`, the
 /// daemon's `RUNNER_CHECK_RUNNERS`, `RUNNER_FLUSH_INTERVAL`,
-/// `RUNNER_SHUTDOWN_TIMEOUT`, `RUNNER_LISTEN`, `RUNNER_JSON_LINES` and
+/// `RUNNER_SHUTDOWN_TIMEOUT`, `RUNNER_LISTEN`, `RUNNER_ACCESS_TOKEN`,
+/// `RUNNER_JSON_LINES` and
 /// `RUNNER_WATCH`, and one per limit:
 /// `RUNNER_TIMEOUT`, `RUNNER_MEMORY_MIB`, `RUNNER_MAX_METRICS`,
 /// `RUNNER_MAX_SERVICE_CHECKS`, `RUNNER_MAX_EVENTS`, `RUNNER_MAX_METADATA`,
@@ -103,6 +104,14 @@ pub struct RunnerConfig {
     #[serde(deserialize_with = "daemon::de_listen")]
     #[schemars(with = "Option<String>")]
     pub listen: Option<SocketAddr>,
+    /// A secret that every request to the HTTP endpoint must present, as
+    /// `Authorization: Bearer <token>` (Prometheus: `authorization:
+    /// {credentials: <token>}`; `runner status` sends it). Required when
+    /// `listen` is not a loopback address. At least 16 characters.
+    /// Default: none. (`RUNNER_ACCESS_TOKEN`)
+    #[serde(deserialize_with = "daemon::de_access_token")]
+    #[schemars(with = "Option<String>")]
+    pub access_token: Option<AccessToken>,
     /// Also write every run's results as one JSON object per line: `-`
     /// for stdout, or a file (appended to). Default: none.
     /// (`RUNNER_JSON_LINES`)
@@ -142,6 +151,7 @@ impl Default for RunnerConfig {
             flush_interval: 15.0,
             shutdown_timeout: 10.0,
             listen: daemon::parse_listen(daemon::DEFAULT_LISTEN).unwrap_or(None),
+            access_token: None,
             json_lines: None,
             histogram_aggregates: daemon::DEFAULT_AGGREGATES.to_vec(),
             histogram_percentiles: vec![95],
@@ -330,6 +340,12 @@ impl RunnerConfig {
             self.listen = daemon::parse_listen(&v)
                 .map_err(|m| env_error("RUNNER_LISTEN", m, daemon::DEFAULT_LISTEN))?;
         }
+        if let Some(v) = get("RUNNER_ACCESS_TOKEN") {
+            self.access_token = daemon::parse_access_token(&v).map_err(|m| {
+                ConfigError::new(format!("environment variable `RUNNER_ACCESS_TOKEN`: {m}"))
+                    .with_hint("e.g. `RUNNER_ACCESS_TOKEN=$(openssl rand -hex 16)`, or unset it")
+            })?;
+        }
         if let Some(v) = get("RUNNER_JSON_LINES") {
             self.json_lines = Some(PathBuf::from(v));
         }
@@ -402,6 +418,9 @@ fn example(path: &str) -> String {
             "e.g. `listen: \"{}\"`, or `listen: \"\"` for no endpoint",
             daemon::DEFAULT_LISTEN
         ),
+        "access_token" => {
+            "e.g. `access_token: <the output of openssl rand -hex 16>`, or remove it".to_string()
+        }
         "json_lines" => {
             "e.g. `json_lines: -` (stdout) or `json_lines: /var/log/runner/runs.jsonl`".to_string()
         }

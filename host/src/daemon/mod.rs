@@ -105,6 +105,12 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
             }
         }
     }
+    if let Some(address) = runner.listen
+        && let Err(why) = api::auth::check_exposure(address, runner.access_token.as_ref())
+    {
+        eprintln!("Error: {why}");
+        return 2;
+    }
     let listener = match runner.listen {
         None => None,
         Some(address) => match tokio::net::TcpListener::bind(address).await {
@@ -147,6 +153,7 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
             status: status.clone(),
             prometheus,
             snapshots: env.snapshots.clone(),
+            access_token: runner.access_token.clone(),
         });
         tokio::spawn(api::serve(listener, state));
     }

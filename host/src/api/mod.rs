@@ -1,7 +1,9 @@
 //! The daemon's HTTP endpoint (loopback by default, runner.yaml's
 //! `listen`): `/metrics` for Prometheus (OpenMetrics or the text format,
 //! as the scrape's `Accept` header asks) and `/status` as JSON for
-//! `runner status`.
+//! `runner status`, behind [`auth`].
+
+pub mod auth;
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::config::daemon::AccessToken;
 use crate::sinks::prometheus::{self, Prometheus};
 use crate::snapshot::SnapshotService;
 use crate::status::{SnapshotStats, StatusRegistry};
@@ -20,6 +23,8 @@ pub struct ApiState {
     pub status: Arc<StatusRegistry>,
     pub prometheus: Arc<Prometheus>,
     pub snapshots: Arc<SnapshotService>,
+    /// When set, every request must present it.
+    pub access_token: Option<AccessToken>,
 }
 
 impl ApiState {
@@ -37,6 +42,10 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<ApiState>) {
         .route("/", get(index))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("the HTTP endpoint stopped: {e}");
