@@ -28,3 +28,4 @@ pub mod scrub;
 pub mod sinks;
 pub mod snapshot;
 pub mod status;
+pub mod views;

@@ -7,13 +7,13 @@ use std::net::SocketAddr;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::process_view::{self, find};
 use super::snapshot_source::{self, ConnectionQuery};
 use super::{report, table, write_stdout};
 use crate::cmdline_scrub::Scrubber;
 use crate::config::RunnerConfig;
 use crate::snapshot::connections::{Connection, Direction, Protocol, SocketState};
 use crate::snapshot::{FieldSet, ProcessSnapshot};
+use crate::views::process::{self as process_view, find};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -344,13 +344,13 @@ impl<'a> ConnectionJson<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::process_view::tests::{row, snapshot};
+    use crate::views::process::tests::{row, snapshot};
 
     fn socket(local: &str, remote: &str, pids: &[u32]) -> Connection {
         Connection {
             rx_queue: 3,
             inode: 77,
-            ..crate::cli::related::tests::socket(
+            ..crate::views::related::tests::socket(
                 SocketState::Established,
                 Direction::Outgoing,
                 local,

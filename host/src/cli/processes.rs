@@ -8,13 +8,13 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use super::process_search::{Search, SortKey, user_matches};
-use super::process_view::{self, Listed, ProcessJson};
-use super::related::{Peer, Related, find_related};
 use super::{report, snapshot_source, table, write_stdout};
 use crate::cmdline_scrub::Scrubber;
 use crate::config::RunnerConfig;
 use crate::snapshot::{FieldSet, ProcessSnapshot};
+use crate::views::process::{self as process_view, Listed, ProcessJson};
+use crate::views::related::{Peer, Related, find_related};
+use crate::views::search::{Search, SortKey, user_matches};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -282,8 +282,8 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::process_view::tests::{row, snapshot};
     use crate::cli::{Cli, Command};
+    use crate::views::process::tests::{row, snapshot};
 
     fn parse(args: &[&str]) -> Result<ProcessesArgs, clap::Error> {
         let cli = Cli::try_parse_from(["runner", "processes"].iter().chain(args))?;

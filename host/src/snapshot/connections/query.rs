@@ -110,9 +110,17 @@ impl Connections {
     /// [`RemoteGroup`]), largest groups first, then by protocol, direction,
     /// address and port.
     pub fn by_remote(&self, pid: u32) -> Vec<RemoteGroup> {
+        self.by_remote_with_rows(pid)
+            .into_iter()
+            .map(|(group, _)| group)
+            .collect()
+    }
+
+    /// [`by_remote`](Self::by_remote), each group with its connections.
+    pub fn by_remote_with_rows(&self, pid: u32) -> Vec<(RemoteGroup, Vec<&Connection>)> {
         // (protocol, direction, remote ip, remote port, local port)
         type Peer = (Protocol, Direction, IpAddr, Option<u16>, Option<u16>);
-        let mut counts: HashMap<Peer, u32> = HashMap::new();
+        let mut members: HashMap<Peer, Vec<&Connection>> = HashMap::new();
         for c in self.for_pid(pid) {
             if c.state != SocketState::Established {
                 continue;
@@ -129,22 +137,25 @@ impl Connections {
                 remote_port,
                 local_port,
             );
-            *counts.entry(key).or_default() += 1;
+            members.entry(key).or_default().push(c);
         }
-        let mut groups: Vec<RemoteGroup> = counts
+        let mut groups: Vec<(RemoteGroup, Vec<&Connection>)> = members
             .into_iter()
             .map(
-                |((protocol, direction, remote_ip, remote_port, local_port), count)| RemoteGroup {
-                    protocol,
-                    direction,
-                    remote_ip,
-                    remote_port,
-                    local_port,
-                    count,
+                |((protocol, direction, remote_ip, remote_port, local_port), rows)| {
+                    let group = RemoteGroup {
+                        protocol,
+                        direction,
+                        remote_ip,
+                        remote_port,
+                        local_port,
+                        count: rows.len() as u32,
+                    };
+                    (group, rows)
                 },
             )
             .collect();
-        groups.sort_unstable_by_key(|g| {
+        groups.sort_unstable_by_key(|(g, _)| {
             let key = (
                 g.protocol,
                 g.direction,

@@ -1,13 +1,13 @@
-//! `runner processes --related PID`: the processes running the same
-//! command as PID, and those it exchanges data with over established
-//! connections on this host.
+//! The processes related to one: those running the same command, and
+//! those it exchanges data with over established connections on this host
+//! (`runner processes --related PID`, the Live Processes page).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
-use super::process_view::find;
 use crate::snapshot::connections::{Connection, Direction, Protocol, SocketState};
 use crate::snapshot::{ProcessRow, ProcessSnapshot};
+use crate::views::process::find;
 
 /// What PID is related to.
 pub struct Related<'a> {
@@ -34,6 +34,16 @@ pub struct Peer<'a> {
 /// What `pid` is related to in `snapshot` (read with connections, or its
 /// peers are empty); `None` when it has no such process.
 pub fn find_related(snapshot: &ProcessSnapshot, pid: u32) -> Option<Related<'_>> {
+    find_related_in(snapshot, &Established::of(snapshot), pid)
+}
+
+/// [`find_related`], with the snapshot's established connections already
+/// indexed.
+pub fn find_related_in<'a>(
+    snapshot: &'a ProcessSnapshot,
+    established: &Established<'a>,
+    pid: u32,
+) -> Option<Related<'a>> {
     let process = find(snapshot, pid)?;
     let same_command = snapshot
         .processes
@@ -43,17 +53,8 @@ pub fn find_related(snapshot: &ProcessSnapshot, pid: u32) -> Option<Related<'_>>
     let mut talks_to = BTreeMap::new();
     let mut talked_to_by = BTreeMap::new();
     let mut elsewhere = 0;
-    let established: Vec<&Connection> = snapshot
-        .connections
-        .iter()
-        .flat_map(|c| &c.rows)
-        .filter(|c| c.state == SocketState::Established)
-        .collect();
-    let by_ends: HashMap<Ends, &Connection> = established.iter().map(|c| (ends(c), *c)).collect();
-    for own in established.iter().filter(|c| c.pids.contains(&pid)) {
-        let (protocol, local, remote) = ends(own);
-        let other_end = by_ends.get(&(protocol, remote, local));
-        let Some(other_end) = other_end.filter(|c| !c.pids.is_empty()) else {
+    for own in established.of_process(pid) {
+        let Some(other_end) = established.other_end(own) else {
             elsewhere += 1;
             continue;
         };
@@ -80,6 +81,45 @@ pub fn find_related(snapshot: &ProcessSnapshot, pid: u32) -> Option<Related<'_>>
 fn same_command(a: &ProcessRow, b: &ProcessRow) -> bool {
     (a.exe.is_some() && a.exe == b.exe)
         || (a.name == b.name && a.cmdline.first() == b.cmdline.first())
+}
+
+/// The established connections of a snapshot, each findable by its ends
+/// so that the other end of a connection on this host can be looked up.
+pub struct Established<'a> {
+    rows: Vec<&'a Connection>,
+    by_ends: HashMap<Ends, &'a Connection>,
+}
+
+impl<'a> Established<'a> {
+    /// Those of `snapshot` (empty when it was read without connections).
+    pub fn of(snapshot: &'a ProcessSnapshot) -> Self {
+        let rows: Vec<&Connection> = snapshot
+            .connections
+            .iter()
+            .flat_map(|c| &c.rows)
+            .filter(|c| c.state == SocketState::Established)
+            .collect();
+        let by_ends = rows.iter().map(|c| (ends(c), *c)).collect();
+        Self { rows, by_ends }
+    }
+
+    /// The established connections `pid` holds.
+    pub fn of_process(&self, pid: u32) -> impl Iterator<Item = &'a Connection> + '_ {
+        self.rows
+            .iter()
+            .copied()
+            .filter(move |c| c.pids.contains(&pid))
+    }
+
+    /// The socket at the other end of `own`, when it is on this host and
+    /// some readable process holds it.
+    pub fn other_end(&self, own: &Connection) -> Option<&'a Connection> {
+        let (protocol, local, remote) = ends(own);
+        self.by_ends
+            .get(&(protocol, remote, local))
+            .copied()
+            .filter(|c| !c.pids.is_empty())
+    }
 }
 
 /// A connection's protocol, local and remote end. IPv4-mapped IPv6
@@ -113,8 +153,8 @@ pub(crate) mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::cli::process_view::tests::{row, snapshot};
     use crate::snapshot::connections::{Connections, Source};
+    use crate::views::process::tests::{row, snapshot};
 
     /// A TCP socket with empty queues, held by `pids`.
     pub(crate) fn socket(

@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 
 use clap::ValueEnum;
 
-use super::process_view::Listed;
 use crate::snapshot::ProcessRow;
+use crate::views::process::Listed;
 
 /// SEARCH: words that must all occur, case-insensitively, somewhere in a
 /// process's text: its (scrubbed) command line, name, executable, working
@@ -123,8 +123,8 @@ impl SortKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::process_view::tests::row;
     use crate::cmdline_scrub::Scrubber;
+    use crate::views::process::tests::row;
 
     fn search(words: &[&str], row: &ProcessRow) -> bool {
         let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
@@ -157,7 +157,7 @@ mod tests {
         assert!(search(&["/usr/sbin/"], &row));
         assert!(search(&["3F4E5D"], &row));
         assert!(search(&["33"], &row));
-        let mut kernel = crate::cli::process_view::tests::row(2, &[]);
+        let mut kernel = crate::views::process::tests::row(2, &[]);
         kernel.name = "kworker/0:1".into();
         assert!(search(&["kworker"], &kernel));
     }
