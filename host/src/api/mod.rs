@@ -1,9 +1,13 @@
 //! The daemon's HTTP endpoint (loopback by default, runner.yaml's
-//! `listen`): `/metrics` for Prometheus (OpenMetrics or the text format,
-//! as the scrape's `Accept` header asks) and `/status` as JSON for
-//! `runner status`, behind [`auth`].
+//! `listen`), behind [`auth`]:
+//! - `/metrics` for Prometheus (OpenMetrics or the text format, as the
+//!   scrape's `Accept` header asks);
+//! - `/status` as JSON, for `runner status` and the page's Checks view;
+//! - `/` the Live Processes [`page`], and the JSON behind it ([`live`]).
 
 pub mod auth;
+pub mod live;
+pub mod page;
 
 use std::sync::Arc;
 
@@ -25,6 +29,10 @@ pub struct ApiState {
     pub snapshots: Arc<SnapshotService>,
     /// When set, every request must present it.
     pub access_token: Option<AccessToken>,
+    /// The host's name and tags (runner.yaml `hostname`, `tags`), as the
+    /// page shows them.
+    pub hostname: String,
+    pub host_tags: Vec<String>,
 }
 
 impl ApiState {
@@ -39,7 +47,12 @@ impl ApiState {
 /// Serve the endpoint on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<ApiState>) {
     let app = Router::new()
-        .route("/", get(index))
+        .route("/", get(page::index))
+        .route(page::SCRIPT, get(page::script))
+        .route(page::STYLESHEET, get(page::stylesheet))
+        .route("/login", get(page::login_form).post(auth::login))
+        .route("/api/processes", get(live::processes))
+        .route("/api/processes/{pid}", get(live::process))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .layer(axum::middleware::from_fn_with_state(
@@ -50,10 +63,6 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<ApiState>) {
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("the HTTP endpoint stopped: {e}");
     }
-}
-
-async fn index() -> &'static str {
-    "runner: GET /metrics (Prometheus, OpenMetrics), GET /status (JSON, read by `runner status`)\n"
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {

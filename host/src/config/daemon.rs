@@ -123,6 +123,23 @@ impl AccessToken {
         Sha256::digest(self.0.as_bytes()) == Sha256::digest(given.as_bytes())
     }
 
+    /// What a browser keeps in its session cookie after logging in: a
+    /// digest of the token, so the token itself is not stored in the
+    /// browser, and a new token ends every session.
+    pub fn session(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        digest.update(b"runner session\0");
+        digest.update(self.0.as_bytes());
+        hex::encode(digest.finalize())
+    }
+
+    /// Whether `given` is [`session`](Self::session), compared by digest.
+    pub fn matches_session(&self, given: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.session().as_bytes()) == Sha256::digest(given.as_bytes())
+    }
+
     /// The token itself, for a client that must present it.
     pub fn expose(&self) -> &str {
         &self.0

@@ -117,7 +117,7 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
             Ok(listener) => Some(listener),
             Err(e) => {
                 eprintln!(
-                    "Error: cannot serve /metrics and /status on {address} (listen): {e}\n  \
+                    "Error: cannot serve /metrics, /status and the page on {address} (listen): {e}\n  \
                      hint: set `listen` in runner.yaml or RUNNER_LISTEN to a free address \
                      (port 0 picks one), or `listen: \"\"` for no endpoint"
                 );
@@ -154,6 +154,8 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
             prometheus,
             snapshots: env.snapshots.clone(),
             access_token: runner.access_token.clone(),
+            hostname: env.hostname.clone(),
+            host_tags: env.runner.tags.clone(),
         });
         tokio::spawn(api::serve(listener, state));
     }
@@ -165,7 +167,8 @@ pub async fn run(mut env: Environment, options: Options) -> i32 {
     log_builtin_default(&env);
     match bound {
         Some(address) => tracing::info!(
-            "metrics at http://{address}/metrics, status with `runner status` (or http://{address}/status)"
+            "Live Processes at http://{address}/, metrics at http://{address}/metrics, status \
+             with `runner status` (or http://{address}/status)"
         ),
         None => tracing::info!("no HTTP endpoint (listen is empty); results only go to json_lines"),
     }
