@@ -103,6 +103,22 @@ impl Scene {
     }
 }
 
+/// A process whose command line holds markup, a right-to-left override
+/// and a password, and the marker to find it by.
+fn hostile() -> (Spawned, String) {
+    static HOSTILE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = HOSTILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let marker = format!("hostile{}x{n}", std::process::id());
+    let child = Command::new("sh")
+        .args(["-c", "sleep 600; :"])
+        .arg(format!("<img src=x onerror=alert(1)>{marker}\u{202e}"))
+        .arg("--password=hunter2")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Spawned(child), marker)
+}
+
 /// `python3 -c LISTENER <tag>`, and the port it listens on. Debian's
 /// python3, not a version manager's shim that would exec another name.
 fn listen(tag: &str) -> (Spawned, u16) {
@@ -295,9 +311,11 @@ fn the_page_finds_a_process_its_connections_its_relatives_and_a_failing_check() 
     assert!(rows.contains(&scene.sibling.pid()));
     screenshot(&tab, "processes", WINDOW_HEIGHT);
 
-    // Typing part of its command line leaves only it, and the URL keeps
-    // the search.
-    tab.wait_for_element("#search").unwrap().click().unwrap();
+    // `/` goes to the search box; typing part of the listener's command
+    // line leaves only it, and the URL keeps the search.
+    tab.wait_for_element("#processes").unwrap().click().unwrap();
+    tab.press_key("/").unwrap();
+    assert_eq!(eval(&tab, "document.activeElement.id"), "search");
     tab.type_str(&scene.marker[4..]).unwrap();
     wait_until(
         &tab,
@@ -382,6 +400,28 @@ fn the_page_finds_a_process_its_connections_its_relatives_and_a_failing_check() 
     let process_row = "#checks tr[data-instance^=\"process:everything:\"]";
     tab.wait_for_element(process_row).unwrap();
     screenshot(&tab, "checks", 420);
+
+    // A hostile command line shows as text, escaped and scrubbed.
+    let (shell, hostile_marker) = hostile();
+    tab.navigate_to(&format!("{base}/#/processes?q={hostile_marker}"))
+        .unwrap();
+    let hostile_row = format!("#processes tbody tr[data-pid=\"{}\"]", shell.pid());
+    tab.wait_for_element(&hostile_row).unwrap();
+    let command = eval(
+        &tab,
+        &format!("document.querySelector('{hostile_row}').lastElementChild.textContent"),
+    );
+    assert_eq!(
+        command.as_str().unwrap(),
+        format!(
+            "sh -c sleep 600; : <img src=x onerror=alert(1)>{hostile_marker}\\u{{202e}} --password=********"
+        )
+    );
+    assert_eq!(eval(&tab, "document.querySelectorAll('img').length"), 0);
+    assert_eq!(
+        eval(&tab, "document.body.textContent.includes('hunter2')"),
+        false
+    );
 
     // The refresh keeps going, and pausing stops it.
     let renders = |tab: &Tab| eval(tab, "window.runnerPage.renders").as_u64().unwrap();
@@ -505,6 +545,29 @@ fn the_json_behind_the_page_has_the_processes_connections_and_relatives() {
         list["facets"]["tag"][0],
         serde_json::json!({"value": "env:test", "count": 1})
     );
+    // Command lines are scrubbed, and secrets cannot be searched for.
+    let (shell, hostile_marker) = hostile();
+    let query = format!("/api/processes?q={hostile_marker}");
+    // Spawned after the cached snapshot was read, perhaps.
+    daemon.wait_for("the hostile process", Duration::from_secs(10), |_| {
+        api(&query)["matched"] == 1
+    });
+    let found = api(&query);
+    assert_eq!(found["processes"][0]["pid"], shell.pid());
+    assert_eq!(
+        found["processes"][0]["command"],
+        format!(
+            "sh -c sleep 600; : <img src=x onerror=alert(1)>{hostile_marker}\u{202e} --password=********"
+        )
+    );
+    let detail = api(&format!("/api/processes/{}", shell.pid()));
+    assert_eq!(detail["process"]["cmdline"][4], "--password=********");
+    assert!(!detail.to_string().contains("hunter2"));
+    assert_eq!(
+        api(&format!("/api/processes?q={hostile_marker}+hunter2"))["matched"],
+        0
+    );
+
     let everything = api("/api/processes");
     assert!(everything["matched"].as_u64().unwrap() > 10);
     assert_eq!(everything["matched"], everything["total"]);
