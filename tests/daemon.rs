@@ -513,7 +513,7 @@ fn a_taken_port_is_an_error_naming_the_setting() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         said.contains(&format!(
-            "cannot serve /metrics and /status on 127.0.0.1:{port} (listen)"
+            "cannot serve /metrics, /status and the page on 127.0.0.1:{port} (listen)"
         )),
         "{said}"
     );

@@ -313,7 +313,9 @@ fn the_page_finds_a_process_its_connections_its_relatives_and_a_failing_check() 
 
     // `/` goes to the search box; typing part of the listener's command
     // line leaves only it, and the URL keeps the search.
-    tab.wait_for_element("#processes").unwrap().click().unwrap();
+    // (Focus somewhere that is no row and no input first.)
+    tab.wait_for_element("#count").unwrap().click().unwrap();
+    assert_eq!(eval(&tab, "location.hash.startsWith('#/process/')"), false);
     tab.press_key("/").unwrap();
     assert_eq!(eval(&tab, "document.activeElement.id"), "search");
     tab.type_str(&scene.marker[4..]).unwrap();
