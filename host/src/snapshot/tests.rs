@@ -93,12 +93,24 @@ fn snapshot_when(ready: impl Fn(&ProcessSnapshot) -> bool) -> ProcessSnapshot {
     }
 }
 
-/// A snapshot in which the given pids run `sleep`.
+/// A snapshot in which the given pids run `sleep`, settled.
 fn snapshot_with_sleepers(pids: &[u32]) -> ProcessSnapshot {
     snapshot_when(|s| {
         pids.iter()
-            .all(|pid| row(s, *pid).is_some_and(|r| &*r.name == "sleep"))
+            .all(|pid| row(s, *pid).is_some_and(|r| &*r.name == "sleep" && settled(r)))
     })
+}
+
+/// Whether `row` was read after its exec finished: the name is set at
+/// exec, but the dynamic loader maps the libraries after, so a row read
+/// in between has a fraction of the final memory. A settled sleeper
+/// sleeps, with the memory it will keep.
+fn settled(row: &ProcessRow) -> bool {
+    let vms_now = std::fs::read_to_string(format!("/proc/{}/statm", row.pid))
+        .ok()
+        .and_then(|statm| statm.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|pages| pages * procfs::page_size());
+    row.state == 'S' && vms_now == Some(row.vms)
 }
 
 fn row(snapshot: &ProcessSnapshot, pid: u32) -> Option<&ProcessRow> {
