@@ -1,6 +1,7 @@
-//! What `runner processes` and `runner connections` show of a process:
-//! table cells, where an unknown value is `-` (never 0), and JSON objects,
-//! where it is null. Command lines are shown scrubbed.
+//! What `runner processes`, `runner connections` and the Live Processes
+//! page show of a process: table cells, where an unknown value is `-`
+//! (never 0), and JSON objects, where it is null. Command lines are shown
+//! scrubbed.
 
 use serde::Serialize;
 

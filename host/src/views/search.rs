@@ -1,5 +1,6 @@
 //! Which processes `runner processes` lists, and in what order: the SEARCH
-//! words, `--user` and `--sort`.
+//! words, `--user` and `--sort`. The Live Processes page searches with the
+//! same [`Search`].
 
 use std::cmp::Ordering;
 
