@@ -1,6 +1,7 @@
 //! Which checks exist: the bundled ones compiled into the runner, and
-//! drop-in `checks.d/<name>.wasm` files, which override a bundled check of
-//! the same name.
+//! drop-in `checks.d/<name>.wasm` components and `checks.d/<name>.py`
+//! Datadog Python checks (run by the bundled Python runtime), which
+//! override a bundled check of the same name.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -8,6 +9,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::sandbox::{PluginBytes, Script, ScriptSource};
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -41,6 +44,17 @@ pub struct PluginFile {
     /// Hex sha256 of `bytes`, shown by `configcheck -v` and keying the
     /// compile cache.
     pub sha256: String,
+    /// For a Python check: its source; `bytes` are then the Python
+    /// runtime's.
+    pub script: Option<Script>,
+}
+
+/// The largest Python check file read: a check is source code, not data.
+pub const MAX_SCRIPT_BYTES: u64 = 4 << 20;
+
+/// The bundled Python runtime: what runs every `checks.d/<name>.py`.
+pub fn python_runtime() -> &'static str {
+    bundled::PYTHON_RUNTIME_DESCRIPTION
 }
 
 impl PluginFile {
@@ -51,6 +65,39 @@ impl PluginFile {
             source,
             bytes,
             sha256,
+            script: None,
+        }
+    }
+
+    /// The plugin as the sandbox loads it.
+    pub fn to_load(&self) -> PluginBytes<'_> {
+        PluginBytes {
+            name: &self.name,
+            origin: self.source.to_string(),
+            bytes: &self.bytes,
+            sha256: &self.sha256,
+            script: self.script.clone(),
+        }
+    }
+
+    /// A Python check: its source, run by the bundled runtime.
+    fn python(name: String, path: &Path, text: String) -> Self {
+        let (bytes, runtime_sha256) = bundled::PYTHON_RUNTIME;
+        let source = ScriptSource {
+            check: name.clone(),
+            path: path.display().to_string(),
+            text,
+        };
+        Self {
+            script: Some(Script {
+                sha256: hex::encode(Sha256::digest(source.text.as_bytes())),
+                source,
+                runtime: python_runtime().to_string(),
+            }),
+            name,
+            source: PluginSource::File(path.to_path_buf()),
+            bytes: Cow::Borrowed(bytes),
+            sha256: runtime_sha256.to_string(),
         }
     }
 }
@@ -76,6 +123,7 @@ impl Catalog {
                 source: PluginSource::Bundled,
                 bytes: Cow::Borrowed(bytes),
                 sha256: sha256.to_string(),
+                script: None,
             };
             catalog.plugins.insert(name.to_string(), file);
         }
@@ -91,28 +139,55 @@ impl Catalog {
         };
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
-        for path in paths {
-            if path.extension().and_then(|e| e.to_str()) != Some("wasm") || !path.is_file() {
-                continue;
-            }
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let file = PluginFile::new(
-                        name.to_string(),
-                        PluginSource::File(path.clone()),
-                        bytes.into(),
-                    );
-                    catalog.plugins.insert(name.to_string(), file);
+        // Components first: where both `<name>.wasm` and `<name>.py`
+        // exist, the component runs and the Python file is named in a
+        // warning.
+        for extension in ["wasm", "py"] {
+            for path in &paths {
+                if path.extension().and_then(|e| e.to_str()) != Some(extension) || !path.is_file() {
+                    continue;
                 }
-                Err(e) => catalog
-                    .warnings
-                    .push(format!("{}: cannot read check: {e}", path.display())),
+                let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                catalog.add_file(name, path, extension == "py");
             }
         }
         catalog
+    }
+
+    fn add_file(&mut self, name: &str, path: &Path, python: bool) {
+        if python
+            && let Some(PluginFile {
+                source: PluginSource::File(component),
+                ..
+            }) = self.plugins.get(name)
+        {
+            self.warnings.push(format!(
+                "{}: ignored: {} is the check `{name}` (remove one of the two)",
+                path.display(),
+                component.display()
+            ));
+            return;
+        }
+        let file = match python {
+            true => read_script(path).map(|text| PluginFile::python(name.to_string(), path, text)),
+            false => std::fs::read(path).map(|bytes| {
+                PluginFile::new(
+                    name.to_string(),
+                    PluginSource::File(path.to_path_buf()),
+                    bytes.into(),
+                )
+            }),
+        };
+        match file {
+            Ok(file) => {
+                self.plugins.insert(name.to_string(), file);
+            }
+            Err(e) => self
+                .warnings
+                .push(format!("{}: cannot read check: {e}", path.display())),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&PluginFile> {
@@ -127,11 +202,28 @@ impl Catalog {
     /// The error for a check name nobody provides, listing the ones we know.
     pub fn not_found(&self, name: &str, checks_d: &Path) -> String {
         format!(
-            "no check named `{name}`: it is not bundled and there is no {}; known checks: {}",
+            "no check named `{name}`: it is not bundled and there is no {} or {}; known checks: {}",
             checks_d.join(format!("{name}.wasm")).display(),
+            checks_d.join(format!("{name}.py")).display(),
             self.names().join(", ")
         )
     }
+}
+
+/// A Python check's source: UTF-8 (as Python reads it), at most
+/// [`MAX_SCRIPT_BYTES`].
+fn read_script(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    let file = std::fs::File::open(path)?;
+    let read = file.take(MAX_SCRIPT_BYTES + 1).read_to_string(&mut text)?;
+    if read as u64 > MAX_SCRIPT_BYTES {
+        return Err(std::io::Error::other(format!(
+            "a Python check may be at most {} MiB",
+            MAX_SCRIPT_BYTES >> 20
+        )));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -15,8 +15,7 @@ use crate::config::{
 };
 use crate::grants;
 use crate::sandbox::{
-    self, CheckInstance, InstanceSpec, LoadedPlugin, NetworkGrants, PluginBytes, ProcessGrants,
-    Sandbox, Sizing,
+    self, CheckInstance, InstanceSpec, LoadedPlugin, NetworkGrants, ProcessGrants, Sandbox, Sizing,
 };
 use crate::snapshot::{SnapshotService, SnapshotSettings};
 
@@ -269,7 +268,7 @@ impl Environment {
         };
         let plugin = self
             .sandbox
-            .load_plugin(bytes_of(plugin_file))
+            .load_plugin(plugin_file.to_load())
             .await
             .map_err(|e| plugin_error(plugin_file, &e.to_string()))?;
         let schemas = CheckSchemas::parse(
@@ -381,16 +380,6 @@ pub fn sandbox_limits(limits: &config::Limits) -> sandbox::Limits {
         max_metadata: limits.max_metadata,
         max_submission_bytes: limits.max_submission_kib.saturating_mul(1024),
         max_output_bytes: limits.max_output_kib.saturating_mul(1024),
-    }
-}
-
-/// A catalog entry as the sandbox loads it.
-fn bytes_of(file: &PluginFile) -> PluginBytes<'_> {
-    PluginBytes {
-        name: &file.name,
-        origin: file.source.to_string(),
-        bytes: &file.bytes,
-        sha256: &file.sha256,
     }
 }
 

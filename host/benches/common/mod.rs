@@ -15,9 +15,7 @@ use runner::catalog::{Catalog, PluginFile};
 use runner::collector::Collector;
 use runner::config::{InstanceConfig, load_conf_d};
 use runner::resolve::sandbox_limits;
-use runner::sandbox::{
-    CheckInstance, InstanceSpec, LoadedPlugin, PluginBytes, ProcessGrants, Sandbox, Sizing,
-};
+use runner::sandbox::{CheckInstance, InstanceSpec, LoadedPlugin, ProcessGrants, Sandbox, Sizing};
 use runner::snapshot::{SnapshotService, SnapshotSettings};
 
 /// The hostname the benchmark instances are told about.
@@ -60,13 +58,7 @@ pub fn load(
     sandbox: &Sandbox,
     file: &PluginFile,
 ) -> Arc<LoadedPlugin> {
-    let bytes = PluginBytes {
-        name: &file.name,
-        origin: file.source.to_string(),
-        bytes: &file.bytes,
-        sha256: &file.sha256,
-    };
-    rt.block_on(sandbox.load_plugin(bytes))
+    rt.block_on(sandbox.load_plugin(file.to_load()))
         .unwrap_or_else(|e| panic!("loading {}: {e}", file.name))
 }
 

@@ -258,6 +258,10 @@ fn start(env: &Environment, resolved: &ResolvedInstance) -> Option<InstanceRun> 
         version: &instance.plugin().info.version,
         config_source: format!("file:{}", source.display()),
         interval: config.interval,
+        loader: match instance.plugin().runtime {
+            Some(_) => "python",
+            None => "wasm",
+        },
     });
     Some(InstanceRun {
         collector: Collector::new(config, &env.hostname, &env.runner.tags),
@@ -287,6 +291,7 @@ async fn run_once(run: &mut InstanceRun, last: bool) {
         metric_samples: collected.metric_samples,
         service_checks: collected.service_checks.len(),
         events: collected.events.len(),
+        warnings: outcome.warnings.clone(),
     });
     run.total_time += outcome.duration;
     run.output = outcome.output.clone();

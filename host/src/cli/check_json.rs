@@ -175,6 +175,8 @@ pub struct StatsSource<'a> {
     pub version: &'a str,
     pub config_source: String,
     pub interval: Duration,
+    /// `python` for a Python check (the Agent's loader name), else `wasm`.
+    pub loader: &'static str,
 }
 
 /// One run's counts, as the Agent's sender reports them.
@@ -184,6 +186,9 @@ pub struct RunCounts {
     pub metric_samples: usize,
     pub service_checks: usize,
     pub events: usize,
+    /// What the check warned about during the run (its warn-level log
+    /// lines, e.g. `AgentCheck.warning`).
+    pub warnings: Vec<String>,
 }
 
 impl Stats {
@@ -192,7 +197,7 @@ impl Stats {
             check_name: source.check.to_string(),
             check_version: source.version.to_string(),
             check_config_source: source.config_source,
-            check_loader: "wasm".to_string(),
+            check_loader: source.loader.to_string(),
             check_id: source.id.to_string(),
             interval: source.interval.as_nanos(),
             long_running: false,
@@ -246,7 +251,8 @@ impl Stats {
                 self.last_success_date = now;
             }
         }
-        self.last_warnings.clear();
+        self.total_warnings += run.warnings.len() as u64;
+        self.last_warnings = run.warnings.clone();
         self.update_timestamp = now;
         if run.metric_samples > 0 {
             self.metric_samples = run.metric_samples as i64;
@@ -282,6 +288,7 @@ mod tests {
             metric_samples: samples,
             service_checks: 0,
             events: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -293,6 +300,7 @@ mod tests {
             version: "0.1.0",
             config_source: "file:/etc/conf.d/process.yaml".to_string(),
             interval: Duration::from_secs(15),
+            loader: "wasm",
         });
         stats.add_at(&counts(10, None, 5), 100);
         stats.add_at(&counts(20, Some("boom"), 0), 200);

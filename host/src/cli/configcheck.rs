@@ -148,6 +148,11 @@ fn runner_details(instances: &[ResolvedInstance]) -> String {
     out
 }
 
+/// What runs a Python check.
+fn resolved_runtime(resolved: &ResolvedInstance) -> Option<String> {
+    resolved.plugin.as_ref()?.runtime.clone()
+}
+
 /// What `-v` adds under an instance: who runs it and with what budget.
 fn verbose_details(resolved: &ResolvedInstance) -> String {
     let mut out = String::new();
@@ -160,6 +165,9 @@ fn verbose_details(resolved: &ResolvedInstance) -> String {
                 plugin.origin, plugin.info.name, plugin.info.version, plugin.sha256
             );
             writeln!(out, "Plugin: {}", untrusted(&plugin)).unwrap();
+            if let Some(runtime) = &resolved_runtime(resolved) {
+                writeln!(out, "Runtime: {runtime} (bundled)").unwrap();
+            }
         }
         None => out.push_str("Plugin: none (see Configuration errors)\n"),
     }

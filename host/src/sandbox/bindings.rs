@@ -5,7 +5,8 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "plugin",
+    // The check world plus `script`, which only script runtimes import.
+    world: "runner",
     imports: {
         // Waits for the shared snapshot refresh and matches off the async
         // runtime's threads.
@@ -22,4 +23,9 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use self::exports::runner::check::check::{CheckInfo, EndpointKey as WitEndpointKey};
-pub(crate) use self::runner::check::{connections, log, metrics, network, processes, reporting};
+pub(crate) use self::runner::check::{
+    connections, log, metrics, network, processes, reporting, script,
+};
+/// A check component, as the host sees it (the `runner` world's exports
+/// are the check world's).
+pub(crate) use self::{Runner as Plugin, RunnerPre as PluginPre};

@@ -5,14 +5,17 @@
 //! itself in. It knows nothing of config files or the CLI: callers hand it
 //! plain numbers ([`Sizing`]).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use wasmtime::component::Linker;
+use tokio::sync::OnceCell;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::budget::{MAX_MEMORIES, MAX_TABLES};
+use super::cache;
 use super::capabilities;
 use super::epoch;
 use super::store::HostState;
@@ -74,6 +77,9 @@ struct Inner {
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
     allocation: Allocation,
+    /// Components shared by several checks (a script runtime runs every
+    /// script check), by sha256: compiled or loaded once per process.
+    shared: Mutex<HashMap<String, Arc<OnceCell<Component>>>>,
 }
 
 impl Sandbox {
@@ -118,6 +124,7 @@ impl Sandbox {
                 linker,
                 cache_dir,
                 allocation,
+                shared: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -135,8 +142,41 @@ impl Sandbox {
         &self.inner.linker
     }
 
-    pub(crate) fn cache_dir(&self) -> Option<&Path> {
-        self.inner.cache_dir.as_deref()
+    /// Compile `bytes` (through the on-disk cache) on a blocking thread:
+    /// a large component takes seconds. A `shared` component is kept and
+    /// compiled once however many checks ask for it at once.
+    pub(crate) async fn compile(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        shared: bool,
+    ) -> wasmtime::Result<Component> {
+        if !shared {
+            return self
+                .compile_blocking(bytes.to_vec(), sha256.to_string())
+                .await;
+        }
+        let cell = {
+            let mut shared = self.inner.shared.lock().unwrap_or_else(|e| e.into_inner());
+            shared.entry(sha256.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.compile_blocking(bytes.to_vec(), sha256.to_string()))
+            .await
+            .cloned()
+    }
+
+    async fn compile_blocking(
+        &self,
+        bytes: Vec<u8>,
+        sha256: String,
+    ) -> wasmtime::Result<Component> {
+        let engine = self.inner.engine.clone();
+        let cache_dir = self.inner.cache_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            cache::compile(&engine, &bytes, &sha256, cache_dir.as_deref())
+        })
+        .await
+        .map_err(|e| wasmtime::format_err!("compiling the plugin failed: {e}"))?
     }
 }
 

@@ -127,15 +127,32 @@ pub(super) fn classify_trap(
     if let Some(panic) = panic_message(output) {
         return RunError::Crashed(format!("panicked: {}", check_message(&panic)));
     }
-    match trap.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::StackOverflow) => RunError::Crashed(
-            "stack overflow (unbounded recursion?): the guest stack limit was reached".into(),
-        ),
-        Some(trap) => RunError::Crashed(trap.to_string()),
+    let cause = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::StackOverflow) => {
+            "stack overflow (unbounded recursion?): the guest stack limit was reached".into()
+        }
+        Some(trap) => trap.to_string(),
         // The root cause, without wasmtime's "error while executing at
         // wasm backtrace:" preamble (logged at debug level above).
-        None => RunError::Crashed(check_message(&trap.root_cause().to_string())),
+        None => check_message(&trap.root_cause().to_string()),
+    };
+    match last_words(output) {
+        Some(words) => RunError::Crashed(format!("{cause}; it last wrote: {words}")),
+        None => RunError::Crashed(cause),
     }
+}
+
+/// What a guest wrote before it trapped that says why: an interpreter's
+/// fatal error (`Fatal Python error: ...`), else its last line.
+fn last_words(output: &str) -> Option<String> {
+    let mut lines = output.lines().map(str::trim).filter(|l| !l.is_empty());
+    let fatal = output
+        .lines()
+        .find(|l| l.starts_with("Fatal Python error:"));
+    let line = fatal.or_else(|| lines.next_back())?;
+    Some(check_message(
+        line.chars().take(500).collect::<String>().as_str(),
+    ))
 }
 
 /// The panic message Rust's default hook printed to stderr:

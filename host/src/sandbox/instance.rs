@@ -240,6 +240,7 @@ async fn build(
             network: Some(spec.network.clone()),
             limits: spec.limits,
             timeout: LimitHit::Timeout(timeout),
+            script: plugin.script.clone(),
         },
     );
     let fuel = store.hostcall_fuel();

@@ -30,9 +30,10 @@ pub mod submissions;
 
 pub use capabilities::network::{Denials, HostPort, NetworkGrants};
 pub use capabilities::processes::ProcessGrants;
+pub use capabilities::script::ScriptSource;
 pub use core::{Allocation, Sandbox, Sizing};
 pub use errors::RunError;
 pub use instance::{CheckInstance, InstanceSpec, RunOutcome};
 pub use limits::{Counted, LimitHit, Limits};
-pub use plugin::{LoadedPlugin, PluginBytes, PluginError};
+pub use plugin::{LoadedPlugin, PluginBytes, PluginError, Script};
 pub use submissions::{EndpointKey, PluginInfo, Submissions};

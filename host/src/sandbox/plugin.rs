@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bindings::{CheckInfo, Plugin, PluginPre, WitEndpointKey};
-use super::cache;
 use super::capabilities::processes::ProcessGrants;
+use super::capabilities::script::ScriptSource;
 use super::core::Sandbox;
-use super::errors::{RunError, classify_trap};
+use super::errors::{RunError, check_message, classify_trap};
 use super::limits::{LimitHit, Limits};
 use super::store::{HostState, StoreSetup, begin_call, new_store};
 use super::submissions::{EndpointKey, PluginInfo};
@@ -34,6 +34,19 @@ pub struct PluginBytes<'a> {
     pub bytes: &'a [u8],
     /// Hex sha256 of `bytes`, the compile cache's key.
     pub sha256: &'a str,
+    /// For a script check: its source; `bytes` are then the runtime that
+    /// runs it.
+    pub script: Option<Script>,
+}
+
+/// A check written in a scripting language, as the catalog found it.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub source: ScriptSource,
+    /// Hex sha256 of the source file.
+    pub sha256: String,
+    /// What runs it, as `configcheck -v` shows it.
+    pub runtime: String,
 }
 
 /// A compiled plugin, pre-instantiated (imports resolved and type-checked
@@ -42,10 +55,14 @@ pub struct LoadedPlugin {
     pub name: String,
     /// Where it came from, as given in [`PluginBytes::origin`].
     pub origin: String,
+    /// Hex sha256 of the plugin file (of the source, for a script).
     pub sha256: String,
     /// What the check said about itself; its schemas are compiled by the
     /// caller (see `config::CheckSchemas`).
     pub info: PluginInfo,
+    /// For a script check: what runs it (e.g. `CPython 3.12.0 …`).
+    pub runtime: Option<String>,
+    pub(crate) script: Option<Arc<ScriptSource>>,
     pub(crate) pre: PluginPre<HostState>,
 }
 
@@ -71,7 +88,9 @@ impl Sandbox {
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let fail = |message: String| PluginError { message };
         recognise(file.bytes).map_err(fail)?;
-        let component = cache::compile(self.engine(), file.bytes, file.sha256, self.cache_dir())
+        let component = self
+            .compile(file.bytes, file.sha256, file.script.is_some())
+            .await
             .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
         // A component built against another version of the contract is
         // named as such, with both versions.
@@ -93,14 +112,28 @@ impl Sandbox {
                  (rebuild it against this runner's wit/ or SDK)"
             ))
         })?;
-        let info = call_info(&pre, file.name)
-            .await
-            .map_err(|e| fail(format!("its `info` export failed: {e}")))?;
+        let script = file.script.as_ref().map(|s| Arc::new(s.source.clone()));
+        let (mut info, version) =
+            call_info(&pre, file.name, script.clone())
+                .await
+                .map_err(|e| match e {
+                    InfoError::Load(message) => fail(message),
+                    InfoError::Run(e) => fail(format!("its `info` export failed: {e}")),
+                })?;
+        if let Some(version) = version {
+            info.version = version;
+        }
         Ok(Arc::new(LoadedPlugin {
             name: file.name.to_string(),
             origin: file.origin,
-            sha256: file.sha256.to_string(),
+            sha256: file
+                .script
+                .as_ref()
+                .map_or(file.sha256, |s| s.sha256.as_str())
+                .to_string(),
             info,
+            runtime: file.script.map(|s| s.runtime),
+            script,
             pre,
         }))
     }
@@ -155,8 +188,25 @@ fn recognise(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Call `info` in a store of its own, under its fixed budget.
-async fn call_info(pre: &PluginPre<HostState>, name: &str) -> Result<PluginInfo, RunError> {
+/// Why `info` (or a script's `load`) gave no description.
+enum InfoError {
+    /// The script runtime could not load the check's source: its words.
+    Load(String),
+    Run(RunError),
+}
+
+/// The export a script runtime loads its check's source with.
+const SCRIPT_LOADER: &str = "runner:check/script-loader@0.4.0";
+
+/// Call `info` in a store of its own, under its fixed budget; for a
+/// script, first its runtime's `load` (which returns the script's
+/// version).
+async fn call_info(
+    pre: &PluginPre<HostState>,
+    name: &str,
+    script: Option<Arc<ScriptSource>>,
+) -> Result<(PluginInfo, Option<String>), InfoError> {
+    let is_script = script.is_some();
     let limits = Limits {
         timeout: INFO_TIMEOUT,
         memory_bytes: INFO_MEMORY,
@@ -178,25 +228,57 @@ async fn call_info(pre: &PluginPre<HostState>, name: &str) -> Result<PluginInfo,
             network: None,
             limits,
             timeout: LimitHit::InfoTimeout(INFO_TIMEOUT),
+            script,
         },
     );
     let _ticking = begin_call(&mut store, INFO_TIMEOUT);
     let call = async {
-        let plugin: Plugin = pre.instantiate_async(&mut store).await?;
-        plugin.runner_check_check().call_info(&mut store).await
+        let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+        let mut version = None;
+        if is_script {
+            match call_load(&mut store, &instance).await? {
+                Ok(loaded) => version = Some(loaded),
+                Err(message) => return wasmtime::Result::Ok(Err(message)),
+            }
+        }
+        let plugin = Plugin::new(&mut store, &instance)?;
+        let info = plugin.runner_check_check().call_info(&mut store).await?;
+        Ok(Ok((info, version)))
     };
     let result = tokio::time::timeout(INFO_TIMEOUT, call).await;
     let (output, overflowed) = store.data().output.take();
     match result {
-        Ok(Ok(info)) => Ok(info.into()),
-        Ok(Err(trap)) => Err(classify_trap(
+        Ok(Ok(Ok((info, version)))) => Ok((info.into(), version)),
+        Ok(Ok(Err(message))) => Err(InfoError::Load(check_message(&message))),
+        Ok(Err(trap)) => Err(InfoError::Run(classify_trap(
             &trap,
             store.data().limit_hit(overflowed),
             &output,
             fuel,
-        )),
-        Err(_elapsed) => Err(RunError::Limit(LimitHit::InfoTimeout(INFO_TIMEOUT))),
+        ))),
+        Err(_elapsed) => Err(InfoError::Run(RunError::Limit(LimitHit::InfoTimeout(
+            INFO_TIMEOUT,
+        )))),
     }
+}
+
+/// A script runtime's `load`: `Ok(version)` or the load error, in the
+/// runtime's words.
+async fn call_load(
+    store: &mut wasmtime::Store<HostState>,
+    instance: &wasmtime::component::Instance,
+) -> wasmtime::Result<Result<String, String>> {
+    let interface = instance
+        .get_export_index(&mut *store, None, SCRIPT_LOADER)
+        .ok_or_else(|| {
+            wasmtime::format_err!("the script runtime does not export {SCRIPT_LOADER}")
+        })?;
+    let load = instance
+        .get_export_index(&mut *store, Some(&interface), "load")
+        .ok_or_else(|| wasmtime::format_err!("{SCRIPT_LOADER} has no `load`"))?;
+    let func = instance.get_typed_func::<(), (Result<String, String>,)>(&mut *store, &load)?;
+    let (result,) = func.call_async(&mut *store, ()).await?;
+    Ok(result)
 }
 
 impl From<CheckInfo> for PluginInfo {

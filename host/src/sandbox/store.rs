@@ -18,6 +18,7 @@ use super::capabilities::network::{NetworkCtx, NetworkGrants};
 use super::capabilities::output::CapturedOutput;
 use super::capabilities::processes::{ProcessGrants, ProcessesCtx};
 use super::capabilities::reporting::ReportingCtx;
+use super::capabilities::script::{ScriptCtx, ScriptSource};
 use super::epoch;
 use super::limits::{LimitHit, Limits};
 use super::submissions::Submissions;
@@ -54,6 +55,8 @@ pub struct StoreSetup {
     pub limits: Limits,
     /// What running out of time is reported as.
     pub timeout: LimitHit,
+    /// The check's source, when the plugin is a script runtime.
+    pub script: Option<Arc<ScriptSource>>,
 }
 
 /// The data of one instance's store.
@@ -69,6 +72,7 @@ pub struct HostState {
     pub(super) processes: ProcessesCtx,
     pub(super) connections: ConnectionsCtx,
     pub(super) network: NetworkCtx,
+    pub(super) script: ScriptCtx,
     /// When the current call must end.
     pub(super) deadline: Instant,
     /// What running out of time is reported as.
@@ -126,6 +130,7 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
     // and counts the rest. `info` gets none.
     let sockets = setup.network.is_some();
     let network = NetworkCtx::new(setup.instance_id.clone(), setup.network.unwrap_or_default());
+    let script = ScriptCtx::new(setup.script, setup.instance_id.clone());
     let wasi = wasmtime_wasi::WasiCtxBuilder::new()
         .stdout(output.clone())
         .stderr(output.clone())
@@ -152,6 +157,7 @@ pub(super) fn new_store(engine: &Engine, setup: StoreSetup) -> Store<HostState> 
         connections: ConnectionsCtx::new(setup.snapshots.clone()),
         processes: ProcessesCtx::new(setup.snapshots, setup.grants),
         network,
+        script,
         deadline: Instant::now(),
         timeout: setup.timeout,
     };

@@ -9,7 +9,8 @@
 //!   that shares their cap);
 //! - [`processes`]: queries of the process snapshot;
 //! - [`connections`]: queries of the host's sockets;
-//! - [`network`]: TCP and HTTP to the endpoints the instance was granted.
+//! - [`network`]: TCP and HTTP to the endpoints the instance was granted;
+//! - [`script`]: a script runtime's check source (Python checks).
 
 pub mod connections;
 pub mod log;
@@ -18,6 +19,7 @@ pub mod network;
 pub mod output;
 pub mod processes;
 pub mod reporting;
+pub mod script;
 
 #[cfg(test)]
 mod fuzz;
@@ -34,6 +36,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     processes::add_to_linker(linker)?;
     connections::add_to_linker(linker)?;
     network::add_to_linker(linker)?;
+    script::add_to_linker(linker)?;
     // `wasi:http` itself, with the store's hooks as the allow-list.
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     Ok(())

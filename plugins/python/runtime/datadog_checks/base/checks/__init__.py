@@ -1,0 +1,3 @@
+from datadog_checks.base.checks.base import AgentCheck
+
+__all__ = ["AgentCheck"]

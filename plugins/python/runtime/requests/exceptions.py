@@ -1,0 +1,12 @@
+"""`requests.exceptions`."""
+
+from runner_http import (  # noqa: F401 - re-exported
+    ConnectionError,
+    ConnectTimeout,
+    HTTPError,
+    InvalidURL,
+    ReadTimeout,
+    RequestException,
+    Timeout,
+    TooManyRedirects,
+)
