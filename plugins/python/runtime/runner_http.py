@@ -218,10 +218,12 @@ def _wait(future, url):
             with future.subscribe() as pollable:
                 pollable.block()
             continue
-        outer = result.value
-        if isinstance(result, Err) or isinstance(outer, Err):
-            raise _error(outer.value if isinstance(outer, Err) else outer, url)
-        return outer
+        if isinstance(result, Err):
+            raise ConnectionError(f"the response of {url} was already taken")
+        inner = result.value
+        if isinstance(inner, Err):
+            raise _error(inner.value, url)
+        return inner.value
 
 
 def _read_body(incoming, url):
