@@ -31,7 +31,7 @@ const PROFILE: &str = "plugin";
 /// The componentize-py release that builds the Python runtime, pinned with
 /// hashes in plugins/python/requirements.txt, and the CPython it bundles.
 const COMPONENTIZE_PY: &str = "0.25.1";
-const CPYTHON: &str = "3.14";
+const CPYTHON: &str = "3.14.0";
 /// The world the Python runtime is built for: the script runtime, plus
 /// `wasi:http` for `AgentCheck.http` (the WASI packages are vendored in
 /// plugins/python/wit-deps, as wasmtime-wasi-http 48 defines them).

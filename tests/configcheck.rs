@@ -308,7 +308,7 @@ fn wrong_types_missing_keys_check_rules_and_missing_plugins_are_errors() {
     );
     assert!(
         has(
-            "nosuch: conf.d/nosuch.yaml: no check named `nosuch`: it is not bundled and there is no checks.d/nosuch.wasm; known checks: connections, nginx, postgres, process, tcp_check"
+            "nosuch: conf.d/nosuch.yaml: no check named `nosuch`: it is not bundled and there is no checks.d/nosuch.wasm or checks.d/nosuch.py; known checks: connections, nginx, postgres, process, tcp_check"
         ),
         "{out}"
     );

@@ -34,8 +34,15 @@ fn datadogs_hello_world_runs_verbatim() {
     let ws = Workspace::new();
     // Datadog's documented custom check and its configuration, as the
     // docs give them (checks.d/hello.py, conf.d/hello.yaml).
-    install(&ws, "hello", include_str!("python/hello.py"));
-    ws.write("conf.d/hello.yaml", include_str!("python/hello.yaml"));
+    install(
+        &ws,
+        "hello",
+        include_str!("../examples/python/checks.d/hello.py"),
+    );
+    ws.write(
+        "conf.d/hello.yaml",
+        include_str!("../examples/python/conf.d/hello.yaml"),
+    );
     let (report, output) = ws.check_json("hello", &[]);
     assert!(output.status.success(), "{}", stderr(&output));
 
@@ -64,7 +71,11 @@ fn datadogs_hello_world_runs_verbatim() {
 #[test]
 fn instance_tags_are_not_doubled_and_the_legacy_import_path_works() {
     let ws = Workspace::new();
-    install(&ws, "hello", include_str!("python/hello.py"));
+    install(
+        &ws,
+        "hello",
+        include_str!("../examples/python/checks.d/hello.py"),
+    );
     // The check adds the instance's tags itself, and so does the runner:
     // each tag is sent once.
     ws.write(
@@ -426,8 +437,15 @@ fn errors_name_the_file_the_line_and_the_cause() {
 #[test]
 fn configcheck_shows_the_python_runtime() {
     let ws = Workspace::new();
-    install(&ws, "hello", include_str!("python/hello.py"));
-    ws.write("conf.d/hello.yaml", include_str!("python/hello.yaml"));
+    install(
+        &ws,
+        "hello",
+        include_str!("../examples/python/checks.d/hello.py"),
+    );
+    ws.write(
+        "conf.d/hello.yaml",
+        include_str!("../examples/python/conf.d/hello.yaml"),
+    );
     let output = ws.runner(&["configcheck", "-v"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
@@ -437,7 +455,41 @@ fn configcheck_shows_the_python_runtime() {
     );
     assert!(text.contains(&plugin), "{text}");
     assert!(
-        text.contains("Runtime: CPython 3.14 (componentize-py 0.25.1) (bundled)"),
+        text.contains("Runtime: CPython 3.14.0 (componentize-py 0.25.1) (bundled)"),
         "{text}"
     );
+}
+
+#[test]
+fn sockets_reach_the_granted_endpoint_by_name() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Answers one connection with "pong\n".
+    let server = std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut line = [0u8; 5];
+        stream.read_exact(&mut line).unwrap();
+        stream.write_all(b"pong\n").unwrap();
+        line
+    });
+    let ws = Workspace::new();
+    install(&ws, "tcp_probe", include_str!("python/tcp_probe.py"));
+    // `localhost` is resolved by the runner, which grants host + port.
+    ws.write(
+        "conf.d/tcp_probe.yaml",
+        format!("instances:\n  - host: localhost\n    port: {port}\n"),
+    );
+    let (report, output) = ws.check_json("tcp_probe", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(runner_stats(&report)[0]["LastError"], "", "{report:#}");
+    let reply = series(&report, "tcp_probe.reply_bytes");
+    assert_eq!(last_point(reply[0]), 5.0);
+    // The first address the runner resolved `localhost` to.
+    let address = tags(reply[0]);
+    assert!(
+        address == ["address:127.0.0.1"] || address == ["address:::1"],
+        "{address:?}"
+    );
+    assert_eq!(&server.join().unwrap(), b"ping\n");
 }

@@ -231,6 +231,60 @@ mod tests {
     use super::*;
 
     #[test]
+    fn python_files_are_checks_and_a_component_of_the_same_name_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hello.py"), "# a check\n").unwrap();
+        std::fs::write(dir.path().join("both.py"), "# a check\n").unwrap();
+        std::fs::write(dir.path().join("both.wasm"), b"\0asm").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a check").unwrap();
+        let catalog = Catalog::discover(dir.path());
+
+        let hello = catalog.get("hello").unwrap();
+        let script = hello.script.as_ref().unwrap();
+        assert_eq!(script.source.check, "hello");
+        assert_eq!(script.source.text, "# a check\n");
+        assert_eq!(
+            script.sha256,
+            hex::encode(Sha256::digest(b"# a check\n")),
+            "the source's hash identifies the plugin"
+        );
+        assert_eq!(
+            hello.sha256,
+            bundled::PYTHON_RUNTIME.1,
+            "the runtime is compiled"
+        );
+        assert_eq!(script.runtime, python_runtime());
+
+        assert!(catalog.get("both").unwrap().script.is_none());
+        assert_eq!(catalog.warnings.len(), 1, "{:?}", catalog.warnings);
+        assert!(
+            catalog.warnings[0].ends_with(&format!(
+                "both.py: ignored: {} is the check `both` (remove one of the two)",
+                dir.path().join("both.wasm").display()
+            )),
+            "{:?}",
+            catalog.warnings
+        );
+        assert!(catalog.get("notes").is_none());
+    }
+
+    #[test]
+    fn an_oversized_python_file_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.py");
+        std::fs::write(&path, vec![b'#'; MAX_SCRIPT_BYTES as usize + 1]).unwrap();
+        let catalog = Catalog::discover(dir.path());
+        assert!(catalog.get("big").is_none());
+        assert_eq!(
+            catalog.warnings,
+            [format!(
+                "{}: cannot read check: a Python check may be at most 4 MiB",
+                path.display()
+            )]
+        );
+    }
+
+    #[test]
     fn bundled_hashes_taken_at_build_time_match_the_bytes() {
         let catalog = Catalog::discover(Path::new("/nonexistent/checks.d"));
         for (name, _, _) in bundled::BUNDLED {

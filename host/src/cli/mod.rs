@@ -64,7 +64,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub conf_d: Option<PathBuf>,
 
-    /// Directory of drop-in checks (`<name>.wasm`); overrides runner.yaml's
+    /// Directory of drop-in checks (`<name>.wasm`, `<name>.py`); overrides runner.yaml's
     /// `checks_d` and RUNNER_CHECKS_D.
     #[arg(long, global = true, value_name = "DIR")]
     pub checks_d: Option<PathBuf>,

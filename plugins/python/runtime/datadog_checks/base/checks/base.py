@@ -12,6 +12,7 @@ import traceback
 from collections import deque
 
 import runner_host
+from runner_errors import describe
 from datadog_checks.base.errors import ConfigurationError  # noqa: F401 - re-exported
 from datadog_checks.base.utils.common import to_native_string
 
@@ -117,8 +118,6 @@ class AgentCheck(object):
     def _runner_run(self):
         """One run: the pending initializations, then `check` on a copy of
         the instance. Returns '' or the error, one line."""
-        from runner_loader import describe
-
         try:
             while self.check_initializations:
                 initialization = self.check_initializations.popleft()
@@ -130,7 +129,9 @@ class AgentCheck(object):
             self.check(copy.deepcopy(self.instances[0]))
             return ""
         except BaseException as e:  # noqa: BLE001 - the check's error is the run's
-            runner_host.log("debug", "".join(traceback.format_exception(e)))
+            # The whole traceback, for `RUST_LOG=check=debug`; its end is
+            # what matters, and the log shares the run's output cap.
+            runner_host.log("debug", "".join(traceback.format_exception(e))[-4000:])
             return describe(e, self._runner_path)
         finally:
             self._runner_report_warnings()
