@@ -493,3 +493,68 @@ fn sockets_reach_the_granted_endpoint_by_name() {
     );
     assert_eq!(&server.join().unwrap(), b"ping\n");
 }
+
+/// A check whose gauge is `value`.
+fn versioned_check(value: u32) -> String {
+    format!(
+        "from datadog_checks.base import AgentCheck\n\n\
+         class DemoCheck(AgentCheck):\n    \
+             def check(self, instance):\n        \
+                 self.gauge('python_demo.value', {value}, tags=['source:file'])\n"
+    )
+}
+
+#[test]
+fn the_daemon_runs_python_checks_and_reloads_an_edited_file() {
+    use common::daemon::Daemon;
+    use std::time::Duration;
+
+    let ws = Workspace::new();
+    install(&ws, "python_demo", &versioned_check(1));
+    ws.write(
+        "conf.d/python_demo.yaml",
+        "instances:\n  - min_collection_interval: 1\n",
+    );
+    let daemon = Daemon::start(&ws, &[]);
+    let shows = |value: u32| {
+        move |d: &Daemon| {
+            d.get("/metrics").is_some_and(|m| {
+                m.lines().any(|l| {
+                    l.starts_with("python_demo_value{") && l.ends_with(&format!(" {value}"))
+                })
+            })
+        }
+    };
+    daemon.wait_for(
+        "the first version's gauge",
+        Duration::from_secs(30),
+        shows(1),
+    );
+
+    // An edited check is swapped between runs.
+    install(&ws, "python_demo", &versioned_check(2));
+    daemon.wait_for(
+        "the edited version's gauge",
+        Duration::from_secs(30),
+        shows(2),
+    );
+
+    // A broken edit keeps the last good version running, and says why.
+    install(&ws, "python_demo", "class Broken(:\n");
+    daemon.wait_for("the reload error", Duration::from_secs(20), |d| {
+        d.status()["reload"]["last_ok"] == false
+    });
+    let status = daemon.status();
+    let error = status["reload"]["last_error"].as_str().unwrap();
+    assert!(error.contains("python_demo.py"), "{error}");
+    assert!(error.contains("SyntaxError"), "{error}");
+    let runs = daemon.runs_of("python_demo:");
+    daemon.wait_for(
+        "the good version still running",
+        Duration::from_secs(10),
+        |d| d.runs_of("python_demo:") >= runs + 2,
+    );
+    assert!(shows(2)(&daemon));
+    let (exit, _, stderr) = daemon.stop();
+    assert!(exit.success(), "{stderr}");
+}

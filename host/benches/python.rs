@@ -247,7 +247,10 @@ fn daemon(scratch: &Path, cache: &Path, check: &str, count: usize) -> Memory {
 }
 
 fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / f64::from(1 << 20))
+    match bytes < f64::from(100 << 10) {
+        true => format!("{:.1} KiB", bytes / 1024.0),
+        false => format!("{:.1} MiB", bytes / f64::from(1 << 20)),
+    }
 }
 
 fn ms(duration: Duration) -> String {
