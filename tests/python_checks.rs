@@ -244,7 +244,8 @@ fn self_http_reaches_the_granted_url_only() {
         "conf.d/http_status.yaml",
         format!(
             "instances:\n  - url: {url}\n    private_url: {private}\n    user: {USER}\n    \
-             password: {PASSWORD}\n    other_url: {other}\n",
+             password: {PASSWORD}\n    other_url: {other}\n    \
+             headers: {{Host: elsewhere.example, Connection: close, User-Agent: runner-test}}\n",
             url = nginx.status_url(),
             private = nginx.private_status_url(),
         ),

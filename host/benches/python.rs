@@ -5,7 +5,8 @@
 //! - time per run of a configured instance;
 //! - a fresh instance: build, configure and run it once;
 //! - memory per live instance, 100 instances, and a `runner run` daemon
-//!   running 100 instances of the hello-world check every 2 s;
+//!   running 100 instances of the hello-world check every 2 s, after a
+//!   minute;
 //! - the runtime's one-time compile (time, peak memory) and its cache
 //!   entry, and a load from the cache.
 //!
@@ -13,7 +14,7 @@
 //! check that parses a payload and submits 60 samples
 //! (`bench/python/typical.py`).
 //!
-//! `cargo bench -p runner --bench python`. `RUNNER_BENCH_RUNS` (2000),
+//! `cargo bench -p runner --bench python` (about 4 minutes). `RUNNER_BENCH_RUNS` (2000),
 //! `RUNNER_BENCH_FRESH` (100) and `RUNNER_BENCH_INSTANCES` (100) change
 //! the counts. Results go to stdout and target/bench-python/results.md.
 //! Nothing here asserts on time.
@@ -216,8 +217,8 @@ fn measure(
 }
 
 /// A `runner run` daemon with `count` instances of `check` every 2 s,
-/// once they all ran: its memory (PSS, RSS, private), from /proc.
-fn daemon(scratch: &Path, cache: &Path, check: &str, count: usize) -> Memory {
+/// after `seconds`: its memory (PSS, RSS, private), from /proc.
+fn daemon(scratch: &Path, cache: &Path, check: &str, count: usize, seconds: u64) -> Memory {
     let dir = scratch.join(format!("daemon-{check}-{count}"));
     let (conf_d, checks_d) = (dir.join("conf.d"), dir.join("checks.d"));
     std::fs::create_dir_all(&conf_d).unwrap();
@@ -238,8 +239,7 @@ fn daemon(scratch: &Path, cache: &Path, check: &str, count: usize) -> Memory {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("starting runner run");
-    // Every instance has run at least twice by then.
-    std::thread::sleep(Duration::from_secs(8));
+    std::thread::sleep(Duration::from_secs(seconds));
     let memory = memory_of(&child.id().to_string());
     let _ = child.kill();
     let _ = child.wait();
@@ -358,8 +358,9 @@ fn main() {
     }
     // The whole daemon, as a user runs it (the runtime already in the
     // cache), next to the native process holding as many instances.
-    let one = daemon(scratch.path(), &cache, "hello", 1);
-    let many = daemon(scratch.path(), &cache, "hello", count);
+    // After 60 s of runs every 2 s: the instances' memory has settled.
+    let one = daemon(scratch.path(), &cache, "hello", 1, 60);
+    let many = daemon(scratch.path(), &cache, "hello", count, 60);
     for (label, memory) in [("1 instance", one), (&format!("{count} instances"), many)] {
         writeln!(
             out,
@@ -381,7 +382,7 @@ fn main() {
     writeln!(
         out,
         "\nRunner: `runner run` for the whole-process rows (instances every 2 s, \
-         measured after 8 s), the sandbox API in this process for the others. \
+         measured after 60 s), the sandbox API in this process for the others. \
          Native: CPython {} with datadog-checks-base 38.7.0 (its stub aggregator), \
          all instances in one interpreter as in the Agent. {runs} runs, \
          {fresh} fresh instances, {count} live instances.",

@@ -68,6 +68,10 @@ class InvalidURL(RequestException, ValueError):
     pass
 
 
+class InvalidHeader(RequestException, ValueError):
+    pass
+
+
 class CaseInsensitiveDict(dict):
     """Response headers: looked up in any case."""
 
@@ -182,10 +186,7 @@ def _send(method, url, headers, body, timeout):
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidURL(f"invalid URL {url!r}: it must be http:// or https:// with a host")
-    fields = wasi_http.Fields.from_list(
-        [(str(k).lower(), str(v).encode("latin-1", "replace")) for k, v in headers.items()]
-    )
-    outgoing = wasi_http.OutgoingRequest(fields)
+    outgoing = wasi_http.OutgoingRequest(_fields(headers))
     outgoing.set_method(_METHODS.get(method) or wasi_http.Method_Other(method))
     outgoing.set_scheme(wasi_http.Scheme_Https() if parts.scheme == "https" else wasi_http.Scheme_Http())
     outgoing.set_authority(parts.netloc.rpartition("@")[2])
@@ -209,6 +210,20 @@ def _send(method, url, headers, body, timeout):
         )
     content = _read_body(incoming, url)
     return Response(url, status, response_headers, content)
+
+
+def _fields(headers):
+    """The request's headers, without those the host sets itself (`Host`,
+    from the URL, and the connection's own: `Connection`, `Upgrade`,
+    ...), which it refuses from a guest."""
+    fields = wasi_http.Fields()
+    for name, value in headers.items():
+        try:
+            fields.append(str(name).lower(), str(value).encode("latin-1", "replace"))
+        except Err as e:
+            if not isinstance(e.value, wasi_http.HeaderError_Forbidden):
+                raise InvalidHeader(f"invalid header {name!r}: {type(e.value).__name__}") from None
+    return fields
 
 
 def _wait(future, url):

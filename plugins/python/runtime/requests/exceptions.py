@@ -4,6 +4,7 @@ from runner_http import (  # noqa: F401 - re-exported
     ConnectionError,
     ConnectTimeout,
     HTTPError,
+    InvalidHeader,
     InvalidURL,
     ReadTimeout,
     RequestException,
