@@ -185,6 +185,7 @@ fn hostile_command_lines_are_escaped_and_secrets_scrubbed() {
             .arg(&hostile)
             .arg("--password=hunter2"),
     );
+    shell.wait_for_child("sleep");
     let output = run(&[], &["processes", &marker, "--interval", "0"]);
     let out = stdout(&output);
     let lines: Vec<&str> = out.lines().collect();
@@ -283,6 +284,28 @@ impl Spawned {
                 .spawn()
                 .unwrap(),
         )
+    }
+}
+
+impl Spawned {
+    /// Wait (at most 10 s) until the shell's child has become `program`:
+    /// between its fork and its exec, the child still carries the shell's
+    /// command line, and a snapshot taken then lists it too.
+    fn wait_for_child(&self, program: &str) {
+        let children = format!("/proc/{0}/task/{0}/children", self.0.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let pids = std::fs::read_to_string(&children).unwrap_or_default();
+            let exec_done = pids.split_whitespace().any(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == program)
+            });
+            if exec_done {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the shell {} never started {program}", self.0.id());
     }
 }
 
