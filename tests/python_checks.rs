@@ -13,6 +13,20 @@ fn install(ws: &Workspace, check: &str, source: &str) {
     ws.write(&format!("checks.d/{check}.py"), source);
 }
 
+/// Datadog's hello world and its configuration, as `examples/python` has
+/// them (copied verbatim from Datadog's docs).
+fn install_hello(ws: &Workspace) {
+    install(
+        ws,
+        "hello",
+        include_str!("../examples/python/checks.d/hello.py"),
+    );
+    ws.write(
+        "conf.d/hello.yaml",
+        include_str!("../examples/python/conf.d/hello.yaml"),
+    );
+}
+
 /// The only series named `metric` whose tags include `tag`.
 fn series_tagged<'a>(report: &'a Value, metric: &str, tag: &str) -> &'a Value {
     let found: Vec<&Value> = series(report, metric)
@@ -34,15 +48,7 @@ fn datadogs_hello_world_runs_verbatim() {
     let ws = Workspace::new();
     // Datadog's documented custom check and its configuration, as the
     // docs give them (checks.d/hello.py, conf.d/hello.yaml).
-    install(
-        &ws,
-        "hello",
-        include_str!("../examples/python/checks.d/hello.py"),
-    );
-    ws.write(
-        "conf.d/hello.yaml",
-        include_str!("../examples/python/conf.d/hello.yaml"),
-    );
+    install_hello(&ws);
     let (report, output) = ws.check_json("hello", &[]);
     assert!(output.status.success(), "{}", stderr(&output));
 
@@ -438,15 +444,7 @@ fn errors_name_the_file_the_line_and_the_cause() {
 #[test]
 fn configcheck_shows_the_python_runtime() {
     let ws = Workspace::new();
-    install(
-        &ws,
-        "hello",
-        include_str!("../examples/python/checks.d/hello.py"),
-    );
-    ws.write(
-        "conf.d/hello.yaml",
-        include_str!("../examples/python/conf.d/hello.yaml"),
-    );
+    install_hello(&ws);
     let output = ws.runner(&["configcheck", "-v"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);

@@ -2,15 +2,15 @@
 
 componentize-py imports this module when it builds the component and
 snapshots the interpreter; nothing is read from disk at run time. So every
-standard module a check may import is imported here (the list is
-`STANDARD_MODULES`, documented in docs/python-checks.md), and so is the
+standard module a check may import is imported here (the list below,
+documented in docs/python-checks.md), and so is the
 `datadog_checks.base` layer. A check's source comes in through the
 `script` capability (its own file and nothing else) when the runner loads
 the check (`ScriptLoader.load`) and when an instance is configured.
 """
 
-# The standard modules a check can import. Keep docs/python-checks.md in
-# step when changing this list.
+# The standard modules a check can import. Keep the list in
+# docs/python-checks.md in step when changing this one.
 import abc
 import argparse
 import base64
@@ -102,13 +102,6 @@ import runner_loader
 import runner_network
 
 runner_network.install()
-
-STANDARD_MODULES = sorted(
-    name
-    for name in sys.modules
-    if not name.startswith(("wit_world", "componentize_py", "datadog_", "checks", "requests", "runner_"))
-    and not name.startswith("_")
-)
 
 # Instance keys that name the endpoints a Python check talks to: the URL
 # keys of Datadog's HTTP-based checks, and host + port. The runner grants
