@@ -60,7 +60,7 @@ pub struct LoadedPlugin {
     /// What the check said about itself; its schemas are compiled by the
     /// caller (see `config::CheckSchemas`).
     pub info: PluginInfo,
-    /// For a script check: what runs it (e.g. `CPython 3.12.0 …`).
+    /// For a script check: what runs it (`CPython 3.14.0 (componentize-py 0.25.1)`).
     pub runtime: Option<String>,
     pub(crate) script: Option<Arc<ScriptSource>>,
     pub(crate) pre: PluginPre<HostState>,
